@@ -1,0 +1,89 @@
+-- The `exec` module: executors, processes and streams as Lua objects.
+-- Every call returns value, err (nil, err on failure). Objects hold a host handle
+-- number; all work happens in the host (src/lua/exec-natives.ts).
+local N, settle, new_error = ...
+local setmetatable, getmetatable = setmetatable, getmetatable
+
+local Executor = { __name = "exec.executor" }
+Executor.__index = Executor
+local Process = { __name = "exec.process" }
+Process.__index = Process
+local Stream = { __name = "exec.stream" }
+Stream.__index = Stream
+
+-- Methods called with '.' instead of ':' get a clear error instead of a crash.
+local function method(mt, name, native)
+  return function(self, ...)
+    if getmetatable(self) ~= mt then
+      return nil, new_error("INVALID", name .. ": self is not a " .. mt.__name .. " (call it with ':')")
+    end
+    return settle(native(self._h, ...))
+  end
+end
+
+local exec = {}
+
+function exec.get(id)
+  local h, err = settle(N.exec_get(id))
+  if h == nil then return nil, err end
+  return setmetatable({ _h = h, id = id }, Executor)
+end
+
+local raw_exec = method(Executor, "executor:exec", N.executor_exec)
+function Executor:exec(cmd, opts)
+  local h, err = raw_exec(self, cmd, opts)
+  if h == nil then return nil, err end
+  return setmetatable({ _h = h }, Process)
+end
+Executor.release = method(Executor, "executor:release", N.executor_release)
+Executor.push_file = method(Executor, "executor:push_file", N.executor_push_file)
+Executor.pull_file = method(Executor, "executor:pull_file", N.executor_pull_file)
+Executor.__tostring = function(e) return "exec.executor(" .. e.id .. ")" end
+
+Process.start = method(Process, "proc:start", N.proc_start)
+Process.pid = method(Process, "proc:pid", N.proc_pid)
+Process.signal = method(Process, "proc:signal", N.proc_signal)
+Process.kill = method(Process, "proc:kill", N.proc_kill)
+Process.write_stdin = method(Process, "proc:write_stdin", N.proc_write_stdin)
+Process.close_stdin = method(Process, "proc:close_stdin", N.proc_close_stdin)
+Process.close = method(Process, "proc:close", N.proc_close)
+Process.signal_name = method(Process, "proc:signal_name", N.proc_signal_name)
+
+local raw_wait = method(Process, "proc:wait", N.proc_wait)
+-- wait → exit_code; a timeout gives exit_code plus err (kind TIMEOUT).
+function Process:wait()
+  local code, kind, message = raw_wait(self)
+  if code ~= nil and kind ~= nil then return code, new_error(kind, message) end
+  return code, kind
+end
+
+local function stream_getter(which)
+  local raw = method(Process, "proc:" .. which .. "_stream", N.proc_stream)
+  return function(self)
+    local cached = type(self) == "table" and rawget(self, which)
+    if cached then return cached end
+    local h, err = raw(self, which)
+    if h == nil then return nil, err end
+    local s = setmetatable({ _h = h }, Stream)
+    self[which] = s
+    return s
+  end
+end
+Process.stdout_stream = stream_getter("stdout")
+Process.stderr_stream = stream_getter("stderr")
+
+Stream.read = method(Stream, "stream:read", N.stream_read)
+Stream.read_line = method(Stream, "stream:read_line", N.stream_read_line)
+Stream.read_all = method(Stream, "stream:read_all", N.stream_read_all)
+Stream.close = method(Stream, "stream:close", N.stream_close)
+
+-- for line in stream:lines() do ... end  (errors are raised, not returned)
+function Stream:lines()
+  return function()
+    local line, err = self:read_line()
+    if err then error(tostring(err), 2) end
+    return line
+  end
+end
+
+return exec

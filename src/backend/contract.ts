@@ -1,0 +1,95 @@
+/**
+ * The backend contract: what every executor kind (native, docker, incus) implements.
+ *
+ * Life of a command: config entry → registry → Backend.open() gives an ExecutorBackend
+ * → spawn() gives a RunningCommand → its raw output Readables feed the generic
+ * OutputStreams (src/stream) that Lua reads. Streams the script sees exist before
+ * start() because the generic layer (src/process/proc.ts) creates them at exec() time
+ * and only attaches the backend's Readables when spawn() resolves — so a backend never
+ * has to care about early stream access.
+ */
+import type { Readable } from "node:stream";
+
+/** What to run. argv is final (already split and whitelisted); env is the complete environment. */
+export interface CommandSpec {
+  argv: string[];
+  /** Working directory inside the target; undefined = the backend's default. */
+  cwd?: string;
+  /** The complete environment for the command (no inheritance happens below this line). */
+  env: Record<string, string>;
+}
+
+/** How a command ended. */
+export interface ExitInfo {
+  /** Exit status when it exited normally; for a signal death 128 + signal number. */
+  code: number;
+  /** Signal name ("SIGKILL") when the command died by a signal, else undefined. */
+  signal?: string;
+  /** Backend-specific note, e.g. "container was OOM-killed". */
+  note?: string;
+}
+
+/** A command that has been started. */
+export interface RunningCommand {
+  /** Raw bytes of the command's stdout / stderr. They end when the command's output is drained. */
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Process id where the backend knows one (native pid, pid inside container), else undefined. */
+  readonly pid: number | undefined;
+  /** Write bytes to stdin; resolves when accepted (backpressure). Rejects after stdin is closed. */
+  writeStdin(data: Uint8Array): Promise<void>;
+  /** Send EOF on stdin. Idempotent. */
+  closeStdin(): Promise<void>;
+  /** Deliver a signal (number, e.g. 15) to the command — to its whole process group where the backend can. */
+  signal(signo: number): Promise<void>;
+  /**
+   * Resolves once the command has exited AND stdout/stderr have ended (drained),
+   * so no output can arrive after a caller learns the exit code. Never rejects:
+   * transport failures are reported as a rejected `failed` instead.
+   */
+  readonly exited: Promise<ExitInfo>;
+  /**
+   * Stop everything this command holds (process tree, exec session, websockets, container
+   * side processes). Idempotent; safe to call after exit. After it resolves nothing of
+   * the command is left running.
+   */
+  dispose(): Promise<void>;
+}
+
+/** One executor instance, obtained by exec.get(id); released by executor:release(). */
+export interface ExecutorBackend {
+  /** Start a command. Rejects with an ExecError (kind NOT_FOUND, UNAVAILABLE, ...) when it cannot start. */
+  spawn(spec: CommandSpec): Promise<RunningCommand>;
+  /** Release backend resources (containers created for this executor, connections). Idempotent. */
+  release(): Promise<void>;
+  /** Optional file transfer (Incus). */
+  pushFile?(data: Uint8Array, remotePath: string, opts: { mode?: number; uid?: number; gid?: number }): Promise<void>;
+  pullFile?(remotePath: string): Promise<Uint8Array>;
+}
+
+/** Result of probing a configured executor (moonexec check). */
+export interface ProbeResult {
+  ok: boolean;
+  /** One line per finding, e.g. "daemon reachable", "image moonexec-test:busybox missing". */
+  lines: string[];
+}
+
+/** A kind of executor: validates its config entry and opens executors. */
+export interface BackendKind<Entry = unknown> {
+  /** "exec.native", "exec.docker", "exec.incus" */
+  readonly kind: string;
+  /** Entry fields this kind accepts beyond the common ones (name, kind, default_work_dir, default_env, command_whitelist). */
+  readonly fields: Record<string, FieldType>;
+  /** Cross-field validation after field types are checked; throw ConfigError naming the field. */
+  validate?(entry: Entry, where: string): void;
+  open(entry: Entry): Promise<ExecutorBackend>;
+  probe?(entry: Entry): Promise<ProbeResult>;
+}
+
+export type FieldType =
+  | "string"
+  | "boolean"
+  | "integer"
+  | "string[]"
+  | "string-map"
+  | { enum: readonly string[] };

@@ -1,0 +1,108 @@
+/** A command running as a local process (execa), in its own process group. */
+import { execa, type ResultPromise } from "execa";
+import { finished } from "node:stream/promises";
+import { constants } from "node:os";
+import { statSync } from "node:fs";
+import { ExecError } from "../../errors.js";
+import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
+import { signalNumber } from "../../process/signals.js";
+
+type Subprocess = ResultPromise<{ buffer: false; reject: false; detached: true }>;
+
+export async function startNative(spec: CommandSpec): Promise<RunningCommand> {
+  const [file, ...args] = spec.argv;
+  if (spec.cwd !== undefined && !isDirectory(spec.cwd)) throw new ExecError("NOT_FOUND", `work_dir ${spec.cwd} does not exist`);
+  const child = execa(file!, args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    extendEnv: false,
+    // A new process group, so signals and timeouts reach children of `sh -c` too.
+    detached: true,
+    buffer: false,
+    reject: false,
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    stripFinalNewline: false,
+    cleanup: false, // the host's own shutdown handling kills groups, not just the leader
+  }) as Subprocess;
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", () => resolve());
+    child.once("error", (e: NodeJS.ErrnoException) => reject(spawnError(e, spec)));
+  });
+  return new NativeCommand(child);
+}
+
+function spawnError(e: NodeJS.ErrnoException, spec: CommandSpec): ExecError {
+  if (e.code === "ENOENT") return new ExecError("NOT_FOUND", `command not found: ${spec.argv[0]}`);
+  if (e.code === "EACCES") return new ExecError("PERMISSION_DENIED", `command not executable: ${spec.argv[0]}`);
+  return new ExecError("INTERNAL", `cannot start ${spec.argv[0]}: ${e.message}`);
+}
+
+class NativeCommand implements RunningCommand {
+  readonly exited: Promise<ExitInfo>;
+  private gone = false;
+
+  constructor(private readonly child: Subprocess) {
+    // EPIPE when the child stops reading stdin is not the script's problem.
+    child.stdin.on("error", () => {});
+    const drained = Promise.all([finished(child.stdout).catch(() => {}), finished(child.stderr).catch(() => {})]);
+    this.exited = Promise.all([child, drained]).then(([result]) => {
+      this.gone = true;
+      if (result.signal) {
+        const n = signalNumber(result.signal);
+        return { code: 128 + n, signal: result.signal };
+      }
+      return { code: result.exitCode ?? 255 };
+    });
+  }
+
+  get stdout() {
+    return this.child.stdout;
+  }
+  get stderr() {
+    return this.child.stderr;
+  }
+  get pid() {
+    return this.child.pid;
+  }
+
+  writeStdin(data: Uint8Array): Promise<void> {
+    const stdin = this.child.stdin;
+    if (stdin.writableEnded || stdin.destroyed) return Promise.reject(new ExecError("CLOSED", "stdin is closed"));
+    return new Promise((resolve, reject) => {
+      stdin.write(data, (err) => (err ? reject(new ExecError("CLOSED", `stdin: ${err.message}`)) : resolve()));
+    });
+  }
+
+  async closeStdin(): Promise<void> {
+    if (!this.child.stdin.writableEnded) this.child.stdin.end();
+  }
+
+  async signal(signo: number): Promise<void> {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signo); // the whole group
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+    }
+  }
+
+  async dispose(): Promise<void> {
+    // Kill the group even after the leader exited: background children may remain.
+    await this.signal(constants.signals.SIGKILL);
+    this.child.stdin.destroy();
+    if (!this.gone) {
+      await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+    }
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

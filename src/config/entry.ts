@@ -1,0 +1,20 @@
+/** The shape of one config entry after validation. Kind-specific fields stay in `fields`. */
+export interface EntryBase {
+  /** "namespace:name" */
+  id: string;
+  name: string;
+  kind: string;
+  default_work_dir?: string;
+  default_env: Record<string, string>;
+  command_whitelist?: string[];
+  /** Where the entry came from, for messages: "moonexec.yaml: entry 'app:shell'". */
+  where: string;
+}
+
+export type Entry = EntryBase & Record<string, unknown>;
+
+export interface Config {
+  /** Files the config was read from (empty for the built-in default). */
+  files: string[];
+  entries: Map<string, Entry>;
+}

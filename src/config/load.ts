@@ -1,0 +1,105 @@
+/** Read moonexec YAML config files into validated entries. */
+import { readFileSync, existsSync } from "node:fs";
+import { basename, extname, resolve } from "node:path";
+import { parse } from "yaml";
+import { ConfigError } from "../errors.js";
+import type { BackendKind } from "../backend/contract.js";
+import type { Config, Entry } from "./entry.js";
+import { COMMON_FIELDS, checkField, describe } from "./fields.js";
+
+export const DEFAULT_CONFIG_FILE = "moonexec.yaml";
+const TOP_LEVEL = new Set(["version", "namespace", "entries"]);
+
+/** The config used when no file exists: one native executor `local:shell`, inheriting PATH only. */
+export function defaultConfig(): Config {
+  const env: Record<string, string> = {};
+  if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
+  const entry: Entry = {
+    id: "local:shell",
+    name: "shell",
+    kind: "exec.native",
+    default_env: env,
+    default_work_dir: process.cwd(),
+    where: "built-in default",
+  };
+  return { files: [], entries: new Map([[entry.id, entry]]) };
+}
+
+/**
+ * Find and load the config: an explicit path (must exist), else ./moonexec.yaml when present,
+ * else the built-in default.
+ */
+export function loadConfig(kinds: Map<string, BackendKind>, path?: string, cwd = process.cwd()): Config {
+  if (path === undefined) {
+    const candidate = resolve(cwd, DEFAULT_CONFIG_FILE);
+    if (!existsSync(candidate)) return defaultConfig();
+    path = candidate;
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read config: ${(e as Error).message}`);
+  }
+  return parseConfig(kinds, text, path);
+}
+
+export function parseConfig(kinds: Map<string, BackendKind>, text: string, file: string): Config {
+  let doc: unknown;
+  try {
+    doc = parse(text, { prettyErrors: true });
+  } catch (e) {
+    throw new ConfigError(`${file}: invalid YAML: ${(e as Error).message}`);
+  }
+  return configFromObject(kinds, doc, file);
+}
+
+/** Validate an already-parsed config object (the library API accepts these directly). */
+export function configFromObject(kinds: Map<string, BackendKind>, doc: unknown, file: string): Config {
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+    throw new ConfigError(`${file}: config must be a map with 'namespace' and 'entries', got ${describe(doc)}`);
+  }
+  const top = doc as Record<string, unknown>;
+  for (const key of Object.keys(top)) {
+    if (!TOP_LEVEL.has(key)) throw new ConfigError(`${file}: unknown top-level key '${key}' (expected ${[...TOP_LEVEL].join(", ")})`);
+  }
+  const namespace = top.namespace ?? basename(file, extname(file));
+  if (typeof namespace !== "string" || !/^[A-Za-z0-9_.-]+$/.test(namespace)) {
+    throw new ConfigError(`${file}: 'namespace' must be a word of letters, digits, '_', '.', '-', got ${describe(namespace)}`);
+  }
+  const list = top.entries ?? [];
+  if (!Array.isArray(list)) throw new ConfigError(`${file}: 'entries' must be a list, got ${describe(list)}`);
+  const entries = new Map<string, Entry>();
+  list.forEach((raw, i) => {
+    const entry = validateEntry(kinds, raw, `${file}: entry #${i + 1}`, namespace);
+    if (entries.has(entry.id)) throw new ConfigError(`${entry.where}: duplicate id '${entry.id}'`);
+    entries.set(entry.id, entry);
+  });
+  return { files: [file], entries };
+}
+
+function validateEntry(kinds: Map<string, BackendKind>, raw: unknown, at: string, namespace: string): Entry {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError(`${at}: must be a map, got ${describe(raw)}`);
+  }
+  const obj = raw as Record<string, unknown>;
+  if (typeof obj.name !== "string" || !/^[A-Za-z0-9_.-]+$/.test(obj.name)) {
+    throw new ConfigError(`${at}: field 'name' must be a word of letters, digits, '_', '.', '-', got ${describe(obj.name)}`);
+  }
+  const where = `${at.split(": ")[0]}: entry '${namespace}:${obj.name}'`;
+  if (typeof obj.kind !== "string") throw new ConfigError(`${where}: field 'kind' is required (one of ${[...kinds.keys()].join(", ")})`);
+  const kind = kinds.get(obj.kind);
+  if (!kind) throw new ConfigError(`${where}: unknown kind '${obj.kind}' (expected one of ${[...kinds.keys()].join(", ")})`);
+  const entry: Entry = { id: `${namespace}:${obj.name}`, name: obj.name, kind: obj.kind, default_env: {}, where };
+  for (const [field, value] of Object.entries(obj)) {
+    const type = COMMON_FIELDS[field] ?? kind.fields[field];
+    if (!type) {
+      const known = [...Object.keys(COMMON_FIELDS), ...Object.keys(kind.fields)].join(", ");
+      throw new ConfigError(`${where}: unknown field '${field}' for kind ${kind.kind} (known: ${known})`);
+    }
+    if (value === null || value === undefined) continue;
+    entry[field] = checkField(where, field, type, value);
+  }
+  kind.validate?.(entry, where);
+  return entry;
+}

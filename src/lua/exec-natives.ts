@@ -1,0 +1,179 @@
+/** Natives behind lua/exec.lua: executors, processes, streams. */
+import { ExecError } from "../errors.js";
+import type { Registry } from "../registry/registry.js";
+import { Executor } from "../registry/executor.js";
+import { Proc } from "../process/proc.js";
+import { parseExecOptions } from "../process/exec-options.js";
+import { signalNumber } from "../process/signals.js";
+import { OutputStream } from "../stream/output-stream.js";
+import type { Args, NativeFn } from "./natives.js";
+import type { Handles } from "./handles.js";
+import type { LuaValue } from "./values.js";
+
+const DEFAULT_READ = 64 * 1024;
+const MAX_READ = 16 * 1024 * 1024;
+
+interface StreamRef {
+  proc: Proc;
+  stream: OutputStream;
+}
+class StreamHandle implements StreamRef {
+  constructor(
+    readonly proc: Proc,
+    readonly stream: OutputStream,
+  ) {}
+}
+
+export function execNatives(registry: Registry, handles: Handles): Record<string, NativeFn> {
+  const executor = (a: Args) => handles.get(a.value(1), Executor, "executor");
+  const proc = (a: Args) => handles.get(a.value(1), Proc, "process");
+  const stream = (a: Args) => handles.get(a.value(1), StreamHandle, "stream");
+
+  /** Serve a stream read: at once when data is there, else wait (marking the process as waited on). */
+  const readWith = <T>(ref: StreamRef, attempt: () => T | undefined): T | Promise<T> => {
+    const got = attempt();
+    if (got !== undefined) return got;
+    if (ref.stream.isClosed) throw new ExecError("CLOSED", `${ref.stream.name} stream is closed`);
+    return ref.proc.block(
+      (async () => {
+        for (;;) {
+          await ref.stream.changed();
+          if (ref.stream.isClosed) throw new ExecError("CLOSED", `${ref.stream.name} stream is closed`);
+          const v = attempt();
+          if (v !== undefined) return v;
+        }
+      })(),
+    );
+  };
+  const answer = <T>(v: T | Promise<T>): unknown[] | Promise<unknown[]> => (v instanceof Promise ? v.then((x) => [x]) : [v]);
+
+  return {
+    exec_get: async (a) => {
+      const id = a.value(1);
+      if (typeof id !== "string") throw new ExecError("INVALID", `exec.get: id must be a string like "local:shell", got ${typeof id}`);
+      return [handles.add(await registry.get(id))];
+    },
+
+    executor_exec: (a) => {
+      const ex = executor(a);
+      const cmd = a.value(2);
+      let command: string | string[];
+      if (typeof cmd === "string") command = cmd;
+      else if (Array.isArray(cmd) && cmd.length > 0 && cmd.every((w) => typeof w === "string")) command = cmd as string[];
+      else if (cmd instanceof Uint8Array) throw new ExecError("INVALID", "cmd: must be valid UTF-8 text");
+      else throw new ExecError("INVALID", `cmd: must be a string or a non-empty list of strings, got ${describe(cmd)}`);
+      const opts = a.value(3);
+      if (opts !== undefined && (typeof opts !== "object" || Array.isArray(opts) || opts instanceof Uint8Array)) {
+        throw new ExecError("INVALID", `opts: must be a table, got ${describe(opts)}`);
+      }
+      const p = ex.exec(command, parseExecOptions(opts as Record<string, unknown> | undefined));
+      return [handles.add(p)];
+    },
+
+    executor_release: async (a) => {
+      await executor(a).release();
+      return [true];
+    },
+
+    executor_push_file: async (a) => {
+      const ex = executor(a);
+      if (!ex.backend.pushFile) throw new ExecError("INVALID", `executor ${ex.id} (${ex.entry.kind}) does not support push_file`);
+      const data = a.bytes(2, "push_file: content");
+      const remote = a.value(3);
+      if (typeof remote !== "string") throw new ExecError("INVALID", "push_file: remote_path must be a string");
+      const o = (a.value(4) ?? {}) as Record<string, LuaValue>;
+      const num = (k: string) => {
+        const v = o[k];
+        if (v === undefined) return undefined;
+        if (typeof v !== "number") throw new ExecError("INVALID", `push_file: opts.${k} must be a number`);
+        return v;
+      };
+      await ex.backend.pushFile(data, remote, { mode: num("mode"), uid: num("uid"), gid: num("gid") });
+      return [true];
+    },
+
+    executor_pull_file: async (a) => {
+      const ex = executor(a);
+      if (!ex.backend.pullFile) throw new ExecError("INVALID", `executor ${ex.id} (${ex.entry.kind}) does not support pull_file`);
+      const remote = a.value(2);
+      if (typeof remote !== "string") throw new ExecError("INVALID", "pull_file: remote_path must be a string");
+      return [await ex.backend.pullFile(remote)];
+    },
+
+    proc_start: async (a) => {
+      await proc(a).start();
+      return [true];
+    },
+
+    proc_wait: async (a) => {
+      const e = await proc(a).wait();
+      if (e.timedOut) return [e.code, "TIMEOUT", "process timed out and was killed"];
+      return [e.code];
+    },
+
+    proc_pid: (a) => [proc(a).pid],
+
+    proc_signal: async (a) => {
+      await proc(a).signal(signalNumber(a.value(2), "proc:signal"));
+      return [true];
+    },
+
+    proc_kill: async (a) => {
+      await proc(a).signal(9);
+      return [true];
+    },
+
+    proc_write_stdin: (a) => {
+      const p = proc(a);
+      return p.writeStdin(a.bytes(2, "proc:write_stdin: data")).then(() => [true]);
+    },
+
+    proc_close_stdin: async (a) => {
+      await proc(a).closeStdin();
+      return [true];
+    },
+
+    proc_close: async (a) => {
+      await proc(a).close(a.value(2) === true);
+      return [true];
+    },
+
+    proc_signal_name: (a) => [proc(a).signalName()],
+
+    proc_stream: (a) => {
+      const p = proc(a);
+      const which = a.value(2) === "stderr" ? p.stderr : p.stdout;
+      return [handles.add(new StreamHandle(p, which))];
+    },
+
+    stream_read: (a) => {
+      const ref = stream(a);
+      const n = a.value(2) ?? DEFAULT_READ;
+      if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) throw new ExecError("INVALID", "stream:read: size must be a positive integer");
+      const size = Math.min(n, MAX_READ);
+      return answer(readWith(ref, () => ref.stream.tryRead(size)));
+    },
+
+    stream_read_line: (a) => {
+      const ref = stream(a);
+      return answer(readWith(ref, () => ref.stream.tryReadLine()));
+    },
+
+    stream_read_all: (a) => {
+      const ref = stream(a);
+      return answer(readWith(ref, () => ref.stream.tryReadAll()));
+    },
+
+    stream_close: (a) => {
+      stream(a).stream.close();
+      return [true];
+    },
+  };
+}
+
+function describe(v: LuaValue): string {
+  if (v === undefined) return "nil";
+  if (Array.isArray(v)) return "a list with non-string items";
+  if (typeof v === "object") return "a table";
+  return typeof v;
+}

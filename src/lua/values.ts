@@ -1,0 +1,137 @@
+/**
+ * Binary-safe value transfer between JS and the Lua stack.
+ *
+ * wasmoon converts Lua strings through UTF-8 (C strings), which corrupts bytes that are
+ * not valid UTF-8 and cuts at NUL. Commands produce arbitrary bytes, so strings cross
+ * here with lua_pushlstring / lua_tolstring on the wasm heap directly.
+ */
+import type { LuaWasm } from "wasmoon";
+import { LuaType } from "wasmoon";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A Lua string read from the stack; text when it is valid UTF-8, else the raw bytes. */
+export type LuaValue = undefined | boolean | number | string | Uint8Array | LuaValue[] | { [k: string]: LuaValue } | LuaOpaque;
+
+/** A Lua value JS does not look into (function, userdata, thread); kept only to report its type. */
+export class LuaOpaque {
+  constructor(readonly type: string) {}
+}
+
+export class LuaStack {
+  private readonly m: any; // the emscripten module (HEAPU8, _malloc, raw exports)
+  private lenPtr: number;
+
+  constructor(readonly lua: LuaWasm) {
+    this.m = (lua as any).module;
+    this.lenPtr = this.m._malloc(8);
+  }
+
+  /** Raw bytes of the string (or number, coerced) at idx; undefined when not a string. */
+  bytes(L: number, idx: number): Buffer | undefined {
+    const t = this.lua.lua_type(L, idx);
+    if (t !== LuaType.String && t !== LuaType.Number) return undefined;
+    const ptr = this.m._lua_tolstring(L, idx, this.lenPtr);
+    const len = this.m.HEAPU32[this.lenPtr >> 2];
+    // Copy out: the wasm heap may grow (and detach views) on the next allocation.
+    return Buffer.from(this.m.HEAPU8.subarray(ptr, ptr + len));
+  }
+
+  pushBytes(L: number, data: Uint8Array): void {
+    if (data.length === 0) {
+      this.m._lua_pushlstring(L, 0, 0);
+      return;
+    }
+    const ptr = this.m._malloc(data.length);
+    try {
+      this.m.HEAPU8.set(data, ptr);
+      this.m._lua_pushlstring(L, ptr, data.length);
+    } finally {
+      this.m._free(ptr);
+    }
+  }
+
+  read(L: number, idx: number, depth = 0): LuaValue {
+    const lua = this.lua;
+    switch (lua.lua_type(L, idx)) {
+      case LuaType.None:
+      case LuaType.Nil:
+        return undefined;
+      case LuaType.Boolean:
+        return lua.lua_toboolean(L, idx) !== 0;
+      case LuaType.Number:
+        return lua.lua_isinteger(L, idx) ? Number(lua.lua_tointegerx(L, idx, null)) : lua.lua_tonumberx(L, idx, null);
+      case LuaType.String: {
+        const b = this.bytes(L, idx)!;
+        try {
+          return utf8.decode(b);
+        } catch {
+          return b;
+        }
+      }
+      case LuaType.Table:
+        return depth > 32 ? new LuaOpaque("table") : this.readTable(L, idx, depth);
+      case LuaType.Function:
+        return new LuaOpaque("function");
+      case LuaType.Thread:
+        return new LuaOpaque("thread");
+      default:
+        return new LuaOpaque("userdata");
+    }
+  }
+
+  private readTable(L: number, idx: number, depth: number): LuaValue {
+    const lua = this.lua;
+    const abs = idx < 0 ? lua.lua_gettop(L) + idx + 1 : idx;
+    const len = Number(lua.lua_rawlen(L, abs)); // typed number, returns a BigInt
+    const obj: Record<string, LuaValue> = {};
+    let keys = 0;
+    lua.lua_pushnil(L);
+    while (lua.lua_next(L, abs) !== 0) {
+      // key at -2, value at -1; never lua_tolstring a numeric key in place (it would change it)
+      const keyType = lua.lua_type(L, -2);
+      let key: string;
+      if (keyType === LuaType.Number) key = String(this.read(L, -2));
+      else if (keyType === LuaType.String) key = this.bytes(L, -2)!.toString("utf8");
+      else {
+        lua.lua_settop(L, -2);
+        continue;
+      }
+      obj[key] = this.read(L, -1, depth + 1);
+      keys++;
+      lua.lua_settop(L, -2);
+    }
+    if (len > 0 && keys === len) {
+      const arr: LuaValue[] = [];
+      for (let i = 1; i <= len; i++) arr.push(obj[String(i)]);
+      return arr;
+    }
+    return obj;
+  }
+
+  push(L: number, v: unknown, depth = 0): void {
+    const lua = this.lua;
+    if (v === undefined || v === null) lua.lua_pushnil(L);
+    else if (typeof v === "boolean") lua.lua_pushboolean(L, v ? 1 : 0);
+    else if (typeof v === "number") {
+      if (Number.isSafeInteger(v)) lua.lua_pushinteger(L, BigInt(v));
+      else lua.lua_pushnumber(L, v);
+    } else if (typeof v === "string") this.pushBytes(L, Buffer.from(v, "utf8"));
+    else if (v instanceof Uint8Array) this.pushBytes(L, v);
+    else if (Array.isArray(v)) {
+      lua.lua_createtable(L, v.length, 0);
+      v.forEach((item, i) => {
+        this.push(L, item, depth + 1);
+        lua.lua_rawseti(L, -2, BigInt(i + 1));
+      });
+    } else if (typeof v === "object" && depth < 32) {
+      const entries = Object.entries(v as object);
+      lua.lua_createtable(L, 0, entries.length);
+      for (const [k, item] of entries) {
+        if (item === undefined) continue;
+        this.push(L, item, depth + 1);
+        lua.lua_setfield(L, -2, k);
+      }
+    } else lua.lua_pushnil(L);
+  }
+}

@@ -1,0 +1,62 @@
+/** Validation of the opts table of executor:exec(cmd, opts). Errors name the field. */
+import { ExecError } from "../errors.js";
+import { checkEncoding } from "../stream/decoder.js";
+
+export interface ExecOptions {
+  work_dir?: string;
+  env?: Record<string, string>;
+  /** Seconds. */
+  timeout?: number;
+  stdin?: Uint8Array;
+  encoding?: string;
+}
+
+const KNOWN = ["work_dir", "env", "timeout", "stdin", "encoding"];
+
+export function parseExecOptions(raw: Record<string, unknown> | undefined, extra: string[] = []): ExecOptions {
+  const out: ExecOptions = {};
+  if (raw === undefined) return out;
+  for (const [key, value] of Object.entries(raw)) {
+    if (value === undefined || value === null) continue;
+    switch (key) {
+      case "work_dir":
+        if (typeof value !== "string" || value === "") throw bad(key, "a non-empty string", value);
+        out.work_dir = value;
+        break;
+      case "env": {
+        if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) throw bad(key, "a table of strings", value);
+        const env: Record<string, string> = {};
+        for (const [k, v] of Object.entries(value as object)) {
+          if (typeof v === "number" || typeof v === "boolean") env[k] = String(v);
+          else if (typeof v === "string") env[k] = v;
+          else if (v instanceof Uint8Array) env[k] = Buffer.from(v).toString("utf8");
+          else throw bad(`env.${k}`, "a string", v);
+        }
+        out.env = env;
+        break;
+      }
+      case "timeout":
+        if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) throw bad(key, "a positive number of seconds", value);
+        out.timeout = value;
+        break;
+      case "stdin":
+        if (value instanceof Uint8Array) out.stdin = value;
+        else if (typeof value === "string") out.stdin = Buffer.from(value, "utf8");
+        else throw bad(key, "a string", value);
+        break;
+      case "encoding":
+        if (typeof value !== "string") throw bad(key, "a string", value);
+        checkEncoding(value);
+        out.encoding = value;
+        break;
+      default:
+        if (!extra.includes(key)) throw new ExecError("INVALID", `opts.${key}: unknown option (known: ${[...KNOWN, ...extra].join(", ")})`);
+    }
+  }
+  return out;
+}
+
+function bad(field: string, want: string, got: unknown): ExecError {
+  const shown = got instanceof Uint8Array ? "a string" : typeof got === "object" ? "a table" : `${typeof got} ${JSON.stringify(got)}`;
+  return new ExecError("INVALID", `opts.${field}: must be ${want}, got ${shown}`);
+}

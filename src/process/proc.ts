@@ -1,0 +1,164 @@
+/**
+ * A command as the script sees it: created by executor:exec(), started by start().
+ * Backend-neutral: streams exist from creation, stdin written before start is queued,
+ * a timeout kills the whole command, and wait() reports the exit only after the output
+ * has drained.
+ */
+import { ExecError, toExecError } from "../errors.js";
+import type { CommandSpec, ExitInfo, RunningCommand } from "../backend/contract.js";
+import { OutputStream, type FlowOwner } from "../stream/output-stream.js";
+
+export type ProcState = "created" | "starting" | "running" | "exited";
+
+export interface ProcExit extends ExitInfo {
+  timedOut: boolean;
+}
+
+export interface ProcOptions {
+  timeoutSeconds?: number;
+  stdin?: Uint8Array;
+  encoding?: string;
+  bufferBytes?: number;
+}
+
+export class Proc implements FlowOwner {
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
+  state: ProcState = "created";
+  private cmd: RunningCommand | undefined;
+  private startPromise: Promise<void> | undefined;
+  private exitInfo: ProcExit | undefined;
+  private exitPromise: Promise<ProcExit> | undefined;
+  private pendingStdin: Uint8Array[] = [];
+  private stdinClosed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timedOut = false;
+  private waiters = 0;
+  readonly startedAt = new Date();
+
+  constructor(
+    readonly spec: CommandSpec,
+    private readonly spawn: (spec: CommandSpec) => Promise<RunningCommand>,
+    private readonly opts: ProcOptions = {},
+  ) {
+    this.stdout = new OutputStream("stdout", this, opts.encoding, opts.bufferBytes);
+    this.stderr = new OutputStream("stderr", this, opts.encoding, opts.bufferBytes);
+  }
+
+  get waiting(): boolean {
+    return this.waiters > 0;
+  }
+
+  /** Mark the script as blocked on this command while `p` runs, so output flows freely. */
+  async block<T>(p: Promise<T>): Promise<T> {
+    this.waiters++;
+    this.stdout.release();
+    this.stderr.release();
+    try {
+      return await p;
+    } finally {
+      this.waiters--;
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.cmd?.pid;
+  }
+
+  get exit(): ProcExit | undefined {
+    return this.exitInfo;
+  }
+
+  start(): Promise<void> {
+    if (this.startPromise) return Promise.reject(new ExecError("STATE", "process already started"));
+    this.state = "starting";
+    this.startPromise = this.launch();
+    return this.startPromise;
+  }
+
+  private async launch(): Promise<void> {
+    let cmd: RunningCommand;
+    try {
+      cmd = await this.spawn(this.spec);
+    } catch (e) {
+      this.state = "exited";
+      this.stdout.abort();
+      this.stderr.abort();
+      const err = toExecError(e);
+      this.exitPromise = Promise.reject(err);
+      this.exitPromise.catch(() => {});
+      throw err;
+    }
+    this.cmd = cmd;
+    this.state = "running";
+    this.stdout.attach(cmd.stdout);
+    this.stderr.attach(cmd.stderr);
+    this.exitPromise = cmd.exited.then((info) => {
+      clearTimeout(this.timer);
+      this.state = "exited";
+      this.exitInfo = { ...info, timedOut: this.timedOut };
+      return this.exitInfo;
+    });
+    if (this.opts.timeoutSeconds !== undefined) {
+      this.timer = setTimeout(() => {
+        this.timedOut = true;
+        void cmd.signal(9).catch(() => {});
+      }, this.opts.timeoutSeconds * 1000);
+      this.timer.unref();
+    }
+    const queued = this.pendingStdin;
+    this.pendingStdin = [];
+    if (this.opts.stdin) queued.push(this.opts.stdin);
+    for (const chunk of queued) await cmd.writeStdin(chunk).catch(() => {});
+    if (this.stdinClosed || this.opts.stdin) {
+      this.stdinClosed = true;
+      await cmd.closeStdin().catch(() => {});
+    }
+  }
+
+  wait(): Promise<ProcExit> {
+    if (!this.startPromise) return Promise.reject(new ExecError("STATE", "process not started: call proc:start() first"));
+    return this.block(this.startPromise.then(() => this.exitPromise!));
+  }
+
+  async writeStdin(data: Uint8Array): Promise<void> {
+    if (this.stdinClosed) throw new ExecError("CLOSED", "stdin is closed");
+    if (!this.cmd) {
+      this.pendingStdin.push(data);
+      return;
+    }
+    if (this.state === "exited") throw new ExecError("CLOSED", "process has exited");
+    await this.block(this.cmd.writeStdin(data));
+  }
+
+  async closeStdin(): Promise<void> {
+    if (this.stdinClosed) return;
+    this.stdinClosed = true;
+    if (this.cmd) await this.cmd.closeStdin();
+  }
+
+  async signal(signo: number): Promise<void> {
+    if (!this.cmd) throw new ExecError("STATE", "process not started");
+    if (this.state === "exited") return;
+    await this.cmd.signal(signo);
+  }
+
+  /** Close the handle: stop reading, end stdin; with force also kill the command. */
+  async close(force: boolean): Promise<void> {
+    this.stdout.close();
+    this.stderr.close();
+    await this.closeStdin().catch(() => {});
+    if (force) await this.dispose();
+  }
+
+  /** Kill and free everything (release, host shutdown). */
+  async dispose(): Promise<void> {
+    clearTimeout(this.timer);
+    if (this.startPromise) await this.startPromise.catch(() => {});
+    await this.cmd?.dispose();
+  }
+
+  signalName(): string | undefined {
+    return this.exitInfo?.signal;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Optional output decoding. Default: bytes pass through unchanged. With an encoding name
+ * (cp949, euc-kr, shift_jis, utf-16le, ...) bytes are decoded to UTF-8 by a stateful
+ * iconv-lite decoder, so a multi-byte character split across chunks is joined correctly.
+ */
+import iconv from "iconv-lite";
+import { ExecError } from "../errors.js";
+
+export interface ChunkDecoder {
+  write(chunk: Buffer): Buffer;
+  end(): Buffer;
+}
+
+const PASS_THROUGH = new Set(["binary", "raw", "bytes"]);
+
+export function checkEncoding(name: string): void {
+  if (!PASS_THROUGH.has(name.toLowerCase()) && !iconv.encodingExists(name)) {
+    throw new ExecError("INVALID", `opts.encoding: unknown encoding '${name}' (use an iconv-lite name such as utf-8, cp949, euc-kr, or "binary")`);
+  }
+}
+
+export function createDecoder(name: string | undefined): ChunkDecoder | undefined {
+  if (name === undefined || PASS_THROUGH.has(name.toLowerCase())) return undefined;
+  checkEncoding(name);
+  const decoder = iconv.getDecoder(name);
+  return {
+    write: (chunk) => Buffer.from(decoder.write(chunk), "utf8"),
+    end: () => Buffer.from(decoder.end() ?? "", "utf8"),
+  };
+}

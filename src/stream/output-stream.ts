@@ -1,0 +1,198 @@
+/**
+ * One output stream of a command (stdout or stderr) as the script reads it.
+ *
+ * It exists before the command starts; the backend's Readable is attached later.
+ * Flow control: while the script is busy (not waiting on this command), a stream that
+ * holds more than `highWaterMark` unread bytes pauses its source, so a fast producer
+ * cannot grow memory without bound. While the script waits on the command — a read of
+ * any of its streams or wait() — every stream flows freely, so an unread stderr can
+ * never stall the child while the script reads stdout (no deadlock, nothing lost).
+ */
+import type { Readable } from "node:stream";
+import { createDecoder, type ChunkDecoder } from "./decoder.js";
+
+export interface FlowOwner {
+  /** True while the script is blocked waiting on this command. */
+  readonly waiting: boolean;
+}
+
+const NEWLINE = 0x0a;
+
+export class OutputStream {
+  private chunks: Buffer[] = [];
+  private head = 0; // bytes of chunks[0] already consumed
+  private size = 0;
+  private ended = false;
+  private closed = false;
+  private failure: Error | undefined;
+  private source: Readable | undefined;
+  private paused = false;
+  private wakeups: Array<() => void> = [];
+  private readonly decoder: ChunkDecoder | undefined;
+  /** Total bytes (after decoding) that entered the stream; for tests and benchmarks. */
+  received = 0;
+
+  constructor(
+    readonly name: "stdout" | "stderr",
+    private readonly owner: FlowOwner,
+    encoding: string | undefined,
+    private readonly highWaterMark = 4 * 1024 * 1024,
+  ) {
+    this.decoder = createDecoder(encoding);
+  }
+
+  /** Attach the backend's readable. Called once, when the command has started. */
+  attach(source: Readable): void {
+    this.source = source;
+    source.on("data", (chunk: Buffer) => this.push(this.decoder ? this.decoder.write(chunk) : chunk));
+    source.once("end", () => this.finish());
+    source.once("close", () => this.finish());
+    source.once("error", (e) => {
+      this.failure = e;
+      this.finish();
+    });
+  }
+
+  /** The command could not start: the stream ends empty. */
+  abort(): void {
+    this.finish();
+  }
+
+  private push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.received += chunk.length;
+    if (this.closed) return; // closed by the script: drain and drop
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    this.wake();
+    if (this.size > this.highWaterMark && !this.owner.waiting && !this.paused) {
+      this.paused = true;
+      this.source?.pause();
+    }
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    if (this.decoder) {
+      const tail = this.decoder.end();
+      if (tail.length) this.push(tail);
+    }
+    this.ended = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.wakeups;
+    if (w.length === 0) return;
+    this.wakeups = [];
+    for (const f of w) f();
+  }
+
+  /** Let the source flow again (called when the script starts waiting, or after consumption). */
+  release(): void {
+    if (this.paused && (this.owner.waiting || this.size <= this.highWaterMark)) {
+      this.paused = false;
+      this.source?.resume();
+    }
+  }
+
+  get isEnded(): boolean {
+    return this.ended && this.size === 0;
+  }
+
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Resolves on the next arrival of data, or at once when the stream has ended or was closed. */
+  changed(): Promise<void> {
+    if (this.ended || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.wakeups.push(resolve));
+  }
+
+  /** Up to `max` bytes; null at EOF; undefined when the caller must wait (changed()). */
+  tryRead(max: number): Buffer | null | undefined {
+    if (this.size === 0) return this.ended ? null : undefined;
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length - this.head >= max || this.chunks.length === 1) {
+      const take = Math.min(max, first.length - this.head);
+      out = first.subarray(this.head, this.head + take);
+      this.consume(take);
+    } else {
+      out = this.take(Math.min(max, this.size));
+    }
+    return out;
+  }
+
+  /** One line without its "\n" (and a "\r" before it); null at EOF; undefined = wait. */
+  tryReadLine(): Buffer | null | undefined {
+    let offset = 0;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c]!;
+      const start = c === 0 ? this.head : 0;
+      const at = chunk.indexOf(NEWLINE, start);
+      if (at >= 0) {
+        const line = this.take(offset + (at - start) + 1);
+        const cut = line.length >= 2 && line[line.length - 2] === 0x0d ? 2 : 1;
+        return line.subarray(0, line.length - cut);
+      }
+      offset += chunk.length - start;
+    }
+    if (!this.ended) return undefined;
+    if (this.size === 0) return null;
+    return this.take(this.size); // last line without a newline
+  }
+
+  /** Everything until EOF; undefined = wait (until ended). */
+  tryReadAll(): Buffer | undefined {
+    if (!this.ended) {
+      // Reading everything: let the source flow regardless of the bound.
+      this.paused = false;
+      this.source?.resume();
+      return undefined;
+    }
+    return this.take(this.size);
+  }
+
+  /** Stop reading: drop what is buffered, keep draining the source so the child never blocks. */
+  close(): void {
+    this.closed = true;
+    this.chunks = [];
+    this.size = 0;
+    this.head = 0;
+    if (this.paused) {
+      this.paused = false;
+      this.source?.resume();
+    }
+    this.wake();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0]!;
+      const take = Math.min(n - filled, chunk.length - this.head);
+      chunk.copy(out, filled, this.head, this.head + take);
+      filled += take;
+      this.consume(take);
+    }
+    return out;
+  }
+
+  private consume(n: number): void {
+    this.head += n;
+    this.size -= n;
+    if (this.head >= this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.head = 0;
+    }
+    if (this.paused && this.size <= this.highWaterMark) this.release();
+  }
+}

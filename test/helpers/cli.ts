@@ -1,0 +1,44 @@
+/** Run the real `moonexec` CLI (built into dist/) on a Lua script, capturing bytes. */
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const BIN = join(ROOT, "bin/moonexec.js");
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export function runCli(args: string[], opts: { cwd?: string; stdin?: string; env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("error", reject);
+    if (child.pid) opts.onSpawn?.(child.pid);
+    child.stdin.end(opts.stdin ?? "");
+    child.on("close", (code, signal) => resolveRun({ code, signal, stdout: Buffer.concat(out), stderr: err }));
+  });
+}
+
+/** Write `files` (name → content) into a fresh temp dir; returns its path. */
+export function tempDir(files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "moonexec-test-"));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+
+/** Run a Lua script (and optional moonexec.yaml) through the CLI in a temp dir. */
+export async function runLua(script: string, opts: { config?: string; args?: string[]; cliArgs?: string[]; files?: Record<string, string> } = {}): Promise<CliResult> {
+  const files: Record<string, string> = { "main.lua": script, ...opts.files };
+  if (opts.config !== undefined) files["moonexec.yaml"] = opts.config;
+  const dir = tempDir(files);
+  return runCli(["run", ...(opts.cliArgs ?? []), "main.lua", ...(opts.args ?? [])], { cwd: dir });
+}

@@ -1,0 +1,2 @@
+// Registered by the Docker backend work (issue 3).
+export {};
