@@ -110,8 +110,9 @@ debug = { traceback = debug.traceback, getinfo = debug.getinfo }
 
 -- Text chunks only: crafted bytecode can corrupt the VM.
 local raw_load = load
-load = function(chunk, name, mode, env)
-  return raw_load(chunk, name, "t", env)
+load = function(chunk, name, mode, ...)
+  if select("#", ...) == 0 then return raw_load(chunk, name, "t") end -- keep the global _ENV
+  return raw_load(chunk, name, "t", (...))
 end
 
 os.exit = function(code)

@@ -1,7 +1,7 @@
 /** Read moonexec YAML config files into validated entries. */
 import { readFileSync, existsSync } from "node:fs";
 import { basename, extname, resolve } from "node:path";
-import { parse } from "yaml";
+import { createRequire } from "node:module";
 import { ConfigError } from "../errors.js";
 import type { BackendKind } from "../backend/contract.js";
 import type { Config, Entry } from "./entry.js";
@@ -47,6 +47,8 @@ export function loadConfig(kinds: Map<string, BackendKind>, path?: string, cwd =
 export function parseConfig(kinds: Map<string, BackendKind>, text: string, file: string): Config {
   let doc: unknown;
   try {
+    // Required on demand: runs without a config file skip loading the YAML parser.
+    const { parse } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
     doc = parse(text, { prettyErrors: true });
   } catch (e) {
     throw new ConfigError(`${file}: invalid YAML: ${(e as Error).message}`);

@@ -8,7 +8,7 @@
  * and gives the event loop a turn every few milliseconds so SIGINT is seen during
  * CPU-bound Lua.
  */
-import { LuaReturn, LuaEventMasks, type LuaThread } from "wasmoon";
+import { LuaReturn, LuaEventMasks, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
 import { AWAIT, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
 

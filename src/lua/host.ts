@@ -6,8 +6,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LuaFactory, LuaReturn, type LuaEngine, type LuaThread } from "wasmoon";
-import { LUA_REGISTRYINDEX } from "wasmoon";
+import { LuaFactory, LuaReturn, LUA_REGISTRYINDEX, type LuaEngine, type LuaThread } from "./wasmoon.js";
 import type { Config } from "../config/entry.js";
 import { loadConfig, configFromObject } from "../config/load.js";
 import { builtinKinds } from "../backend/kinds.js";
@@ -105,9 +104,7 @@ export class Host {
       throw new LuaScriptError(`cannot open ${path}: ${(e as Error).message}`, "");
     }
     this.scriptDir = dirname(resolve(path));
-    const argTable: Record<string, string> = { "0": path };
-    args.forEach((v, i) => (argTable[String(i + 1)] = v));
-    this.setGlobal("arg", argTable);
+    this.setArgGlobal([path, ...args]);
     return this.runChunk(source, `@${display(resolve(path))}`, (thread) => {
       for (const a of args) this.stack.push(thread.address, a);
       return args.length;
@@ -119,10 +116,16 @@ export class Host {
     return this.runChunk(typeof source === "string" ? Buffer.from(source) : source, chunkName, () => 0);
   }
 
-  private setGlobal(name: string, value: unknown): void {
+  /** `arg` as in the standalone lua: arg[0] is the script, arg[1..n] its arguments. */
+  private setArgGlobal(values: string[]): void {
     const L = this.engine.global.address;
-    this.stack.push(L, value);
-    this.stack.lua.lua_setglobal(L, name);
+    const lua = this.stack.lua;
+    lua.lua_createtable(L, values.length, 1);
+    values.forEach((v, i) => {
+      this.stack.push(L, v);
+      lua.lua_rawseti(L, -2, BigInt(i));
+    });
+    lua.lua_setglobal(L, "arg");
   }
 
   private async runChunk(source: Uint8Array, chunkName: string, pushArgs: (t: LuaThread) => number): Promise<LuaValue[]> {

@@ -6,7 +6,7 @@
  * (AWAIT, id). A native that returns a Promise answers AWAIT; the Lua side yields,
  * and the driver resumes it with the settled answer once the promise is done.
  */
-import { decorateFunction, LuaRawResult, type LuaThread } from "wasmoon";
+import { decorateFunction, LuaRawResult, type LuaThread } from "./wasmoon.js";
 import { ExecError, toExecError } from "../errors.js";
 import type { LuaStack, LuaValue } from "./values.js";
 

@@ -5,8 +5,7 @@
  * not valid UTF-8 and cuts at NUL. Commands produce arbitrary bytes, so strings cross
  * here with lua_pushlstring / lua_tolstring on the wasm heap directly.
  */
-import type { LuaWasm } from "wasmoon";
-import { LuaType } from "wasmoon";
+import { LuaType, type LuaWasm } from "./wasmoon.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 

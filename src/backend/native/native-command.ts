@@ -1,5 +1,5 @@
 /** A command running as a local process (execa), in its own process group. */
-import { execa, type ResultPromise } from "execa";
+import type { ResultPromise } from "execa";
 import { finished } from "node:stream/promises";
 import { constants } from "node:os";
 import { statSync } from "node:fs";
@@ -8,10 +8,12 @@ import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
 import { signalNumber } from "../../process/signals.js";
 
 type Subprocess = ResultPromise<{ buffer: false; reject: false; detached: true }>;
+let execaModule: Promise<typeof import("execa")> | undefined;
 
 export async function startNative(spec: CommandSpec): Promise<RunningCommand> {
   const [file, ...args] = spec.argv;
   if (spec.cwd !== undefined && !isDirectory(spec.cwd)) throw new ExecError("NOT_FOUND", `work_dir ${spec.cwd} does not exist`);
+  const { execa } = await (execaModule ??= import("execa")); // loaded on first use: importing execa costs ~150 ms of start-up
   const child = execa(file!, args, {
     cwd: spec.cwd,
     env: spec.env,

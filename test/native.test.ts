@@ -1,0 +1,98 @@
+/** Native executor specifics: process groups, no orphans after timeout, error or SIGINT. */
+import { spawn, execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { BIN, runLua, tempDir } from "./helpers/cli.js";
+
+/** Processes whose command line contains `marker` (a unique sleep duration). */
+function running(marker: string): string[] {
+  const out = execFileSync("ps", ["-eo", "pid,stat,args"], { encoding: "utf8" });
+  return out.split("\n").filter((l) => l.includes(marker) && !l.includes("ps -eo") && !/\sZ/.test(l));
+}
+
+async function gone(marker: string): Promise<string[]> {
+  for (let i = 0; i < 40 && running(marker).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  return running(marker);
+}
+
+const prologue = `local sh = assert(require("exec").get("local:shell"))\n`;
+
+describe("native executor", () => {
+  it("timeout kills children of sh -c too", async () => {
+    const marker = "101.25";
+    const r = await runLua(prologue + `local p = sh:exec("sh -c 'sleep ${marker} & sleep ${marker}'", {timeout = 0.5}); p:start(); print(p:wait())`);
+    expect(r.stdout.toString()).toBe("137\tTIMEOUT: process timed out and was killed\n");
+    expect(await gone(marker)).toEqual([]);
+  });
+
+  it("signals go to the whole process group", async () => {
+    const marker = "101.5";
+    const r = await runLua(prologue + `local p = sh:exec("sh -c 'sleep ${marker} & sleep ${marker}; echo never'"); p:start(); p:signal("TERM"); print(p:wait(), p:signal_name())`);
+    expect(r.stdout.toString()).toBe("143\tSIGTERM\n");
+    expect(await gone(marker)).toEqual([]);
+  });
+
+  it("a script error leaves no process behind", async () => {
+    const marker = "101.75";
+    const r = await runLua(prologue + `local p = sh:exec("sh -c 'sleep ${marker} & sleep ${marker}'"); p:start(); error("script failed")`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("script failed");
+    expect(await gone(marker)).toEqual([]);
+  });
+
+  it("SIGINT to the CLI stops the script, kills its processes and exits 130", async () => {
+    const marker = "102.25";
+    const dir = tempDir({ "s.lua": prologue + `local p = sh:exec("sh -c 'sleep ${marker} & sleep ${marker}'"); p:start(); print("started"); p:wait(); print("not reached")` });
+    const child = spawn(process.execPath, [BIN, "run", "s.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    await new Promise<void>((resolve) =>
+      child.stdout.on("data", (d) => {
+        out += d;
+        if (out.includes("started")) resolve();
+      }),
+    );
+    expect(running(marker).length).toBeGreaterThan(0);
+    child.kill("SIGINT");
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    expect(code).toBe(130);
+    expect(out).toBe("started\n");
+    expect(err).toContain("interrupted");
+    expect(await gone(marker)).toEqual([]);
+  });
+
+  it("SIGINT also stops CPU-bound Lua", async () => {
+    const dir = tempDir({ "s.lua": `print("spinning")\nwhile true do end` });
+    const child = spawn(process.execPath, [BIN, "run", "s.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.kill("SIGINT");
+    expect(await new Promise((resolve) => child.on("close", resolve))).toBe(130);
+  });
+
+  it("work_dir and env options apply; a missing work_dir is a clear error", async () => {
+    const dir = tempDir();
+    const r = await runLua(
+      prologue +
+        `local p = sh:exec({"sh", "-c", "pwd; echo $GREETING"}, {work_dir = "${dir}", env = {GREETING = "hi"}}); p:start()
+io.write(p:stdout_stream():read_all())
+local q = sh:exec("pwd", {work_dir = "/does/not/exist"})
+print(q:start())`,
+    );
+    expect(r.stdout.toString()).toBe(`${dir}\nhi\nnil\tNOT_FOUND: work_dir /does/not/exist does not exist\n`);
+  });
+
+  it("a command that does not exist fails at start with NOT_FOUND", async () => {
+    const r = await runLua(prologue + `local p = sh:exec("no-such-command-xyz"); local ok, err = p:start(); print(ok, err.kind, err.message); print(p:wait())`);
+    expect(r.stdout.toString()).toBe("nil\tNOT_FOUND\tcommand not found: no-such-command-xyz\nnil\tNOT_FOUND: command not found: no-such-command-xyz\n");
+  });
+
+  it("pid() is the real process id", async () => {
+    const r = await runLua(prologue + `local p = sh:exec({"sh", "-c", "echo $$"}); p:start(); print(p:pid() == tonumber(p:stdout_stream():read_line()))`);
+    expect(r.stdout.toString()).toBe("true\n");
+  });
+
+  it("stdin written before start() is delivered", async () => {
+    const r = await runLua(prologue + `local p = sh:exec("cat"); p:write_stdin("early "); p:close_stdin(); p:start(); io.write(p:stdout_stream():read_all())`);
+    expect(r.stdout.toString()).toBe("early ");
+  });
+});

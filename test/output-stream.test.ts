@@ -1,0 +1,85 @@
+/** OutputStream flow control and decoding, driven by an in-memory Readable (pure logic). */
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { OutputStream } from "../src/stream/output-stream.js";
+
+function source(chunks: number, size: number) {
+  let sent = 0;
+  return new Readable({
+    highWaterMark: size,
+    read() {
+      if (sent >= chunks) return this.push(null);
+      this.push(Buffer.alloc(size, sent++ % 256));
+    },
+  });
+}
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+describe("OutputStream", () => {
+  it("pauses the producer at the bound while the script is busy, and loses nothing", async () => {
+    const owner = { waiting: false };
+    const s = new OutputStream("stdout", owner, undefined, 1024 * 1024);
+    const src = source(320, 64 * 1024); // 20 MiB
+    s.attach(src);
+    await tick();
+    await tick();
+    expect(src.isPaused()).toBe(true);
+    expect(s.received).toBeLessThanOrEqual(1024 * 1024 + 2 * 64 * 1024);
+    let total = 0;
+    for (;;) {
+      const c = s.tryRead(64 * 1024);
+      if (c === null) break;
+      if (c === undefined) {
+        await s.changed();
+        continue;
+      }
+      total += c.length;
+    }
+    expect(total).toBe(20 * 1024 * 1024);
+  });
+
+  it("flows freely while the script waits on the command", async () => {
+    const owner = { waiting: true };
+    const s = new OutputStream("stderr", owner, undefined, 1024);
+    s.attach(source(100, 64 * 1024));
+    while (!s.isEnded && s.received < 100 * 64 * 1024) await tick();
+    expect(s.received).toBe(100 * 64 * 1024);
+  });
+
+  it("read_line handles CRLF, long lines across chunks and a last line without newline", async () => {
+    const s = new OutputStream("stdout", { waiting: false }, undefined);
+    const long = "x".repeat(200_000);
+    s.attach(Readable.from([Buffer.from("a\r\nb"), Buffer.from(long.slice(0, 100)), Buffer.from(long.slice(100) + "\nlast")]));
+    const lines: string[] = [];
+    for (;;) {
+      const l = s.tryReadLine();
+      if (l === null) break;
+      if (l === undefined) {
+        await s.changed();
+        continue;
+      }
+      lines.push(l.toString());
+    }
+    expect(lines).toEqual(["a", "b" + long, "last"]);
+  });
+
+  it("decodes CP949 split byte by byte", async () => {
+    const bytes = Buffer.from([0xc7, 0xd1, 0xb1, 0xdb, 0x0a]);
+    const t = new OutputStream("stdout", { waiting: false }, "euc-kr");
+    t.attach(Readable.from([...bytes].map((b) => Buffer.from([b]))));
+    let all: Buffer | undefined;
+    while ((all = t.tryReadAll()) === undefined) await t.changed();
+    expect(all.toString("utf8")).toBe("한글\n");
+  });
+
+  it("close() drops buffered data and keeps draining the producer", async () => {
+    const s = new OutputStream("stdout", { waiting: false }, undefined, 1024);
+    const src = source(50, 64 * 1024);
+    s.attach(src);
+    await tick();
+    s.close();
+    while (!src.readableEnded) await tick();
+    expect(s.received).toBe(50 * 64 * 1024);
+    expect(s.tryRead(10)).toBe(null);
+  });
+});
