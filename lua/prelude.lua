@@ -145,4 +145,31 @@ package.preload.exec = function()
   return exec_module
 end
 
-return settle, new_error, Error
+---------------------------------------------------------------- host API (library embedding)
+-- Functions the TypeScript host calls; scripts never see this table.
+local plugins = {}
+local host = {}
+
+function host.load_plugin(chunk, ...)
+  local exported = chunk(...)
+  plugins[#plugins + 1] = exported
+  return #plugins
+end
+
+function host.call_plugin(id, name, ...)
+  local exported = plugins[id]
+  local f = type(exported) == "table" and exported[name]
+  if type(f) ~= "function" then error("plugin has no exported function '" .. tostring(name) .. "'", 0) end
+  return f(...)
+end
+
+-- A module written in TypeScript: each native answers in the settle convention.
+function host.register_module(name, natives)
+  local module = {}
+  for fname, native in pairs(natives) do
+    module[fname] = function(...) return settle(native(...)) end
+  end
+  preload[name] = function() return module end
+end
+
+return host

@@ -41,7 +41,7 @@ const SLICE_MS = 50; // longest stretch of Lua without an event-loop turn
 export class Driver {
   private stopReason: ScriptStop | undefined;
   private wakeStop: (() => void) | undefined;
-  private readonly stopped: Promise<void>;
+  private stopped!: Promise<void>;
   private deadline = Infinity;
   private sliceStart = 0;
   private hookPtr = 0;
@@ -52,6 +52,11 @@ export class Driver {
     private readonly pending: PendingTable,
     private readonly timeLimitSeconds?: number,
   ) {
+    this.armStop();
+  }
+
+  private armStop(): void {
+    this.stopReason = undefined;
     this.stopped = new Promise((resolve) => (this.wakeStop = resolve));
   }
 
@@ -85,12 +90,18 @@ export class Driver {
   }
 
   /** Resume `thread` (with nargs already pushed) until it returns; returns its results. */
-  async run(thread: LuaThread, nargs: number): Promise<LuaValue[]> {
+  async run(thread: LuaThread, nargs: number, keep?: (L: number, count: number) => void): Promise<LuaValue[]> {
     const lua = this.stack.lua;
     const L = thread.address;
     const outer = this.runningL;
     this.runningL = L;
-    if (this.timeLimitSeconds && this.deadline === Infinity) this.deadline = Date.now() + this.timeLimitSeconds * 1000;
+    if (outer === 0) {
+      // A time limit or an interrupt ends one top-level run (a script, a REPL line, a plugin
+      // call); the next run starts fresh. Exit and dispose are final.
+      const k = this.stopReason?.kind;
+      if (k === "time-limit" || k === "interrupted") this.armStop();
+      if (this.timeLimitSeconds) this.deadline = Date.now() + this.timeLimitSeconds * 1000;
+    }
     this.installHook(L);
     try {
       this.sliceStart = Date.now();
@@ -100,6 +111,7 @@ export class Driver {
           const out: LuaValue[] = [];
           const top = lua.lua_gettop(L);
           for (let i = top - r.resultCount + 1; i <= top; i++) out.push(this.stack.read(L, i));
+          keep?.(L, r.resultCount);
           lua.lua_settop(L, 0);
           return out;
         }

@@ -11,12 +11,14 @@ import type { Config } from "../config/entry.js";
 import { loadConfig, configFromObject } from "../config/load.js";
 import { builtinKinds } from "../backend/kinds.js";
 import { Registry } from "../registry/registry.js";
+import type { AuditEvent } from "../registry/executor.js";
 import { LuaStack, type LuaValue } from "./values.js";
 import { AWAIT, PendingTable, makeNative, type NativeFn } from "./natives.js";
 import { Driver, LuaScriptError, ScriptStop } from "./driver.js";
 import { Handles } from "./handles.js";
 import { execNatives } from "./exec-natives.js";
 import { hostNatives, display, type HostIO } from "./host-natives.js";
+import { userNative, type UserModule } from "./user-modules.js";
 
 export { LuaScriptError, ScriptStop };
 
@@ -25,7 +27,7 @@ const LUA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../lua");
 export interface HostOptions {
   /** A Config, a path to a YAML file, or a plain config object ({namespace, entries}). Default: ./moonexec.yaml or the built-in local:shell. */
   config?: Config | string | Record<string, unknown>;
-  /** Wall-clock limit for a script run, seconds (default: none). */
+  /** Wall-clock limit for everything run on this host, seconds (default: none). */
   timeLimit?: number;
   /** Lua heap limit in bytes (default 512 MiB). */
   memoryLimit?: number;
@@ -36,9 +38,24 @@ export interface HostOptions {
   stderr?: HostIO["stderr"];
   /** Per-stream unread-output bound before a busy script pauses the producer. */
   streamBufferBytes?: number;
+  /**
+   * Lua modules implemented in TypeScript: `require(name)` gives a table of these functions.
+   * Arguments arrive as JS values (Lua strings as text, or Uint8Array when not UTF-8); the
+   * return value goes back (an array via `multi()` for several); a thrown error becomes
+   * `nil, err`; a returned Promise blocks the calling script (not the host) until it settles.
+   */
+  modules?: Record<string, UserModule>;
+  /** Called after every command ends (the CLI's --verbose writes these as JSON lines). */
+  audit?: (event: AuditEvent) => void;
 }
 
 export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
+
+/** A loaded Lua plugin: call the functions of the table its file returned. */
+export interface Plugin {
+  call(name: string, ...args: unknown[]): Promise<LuaValue>;
+  callMulti(name: string, ...args: unknown[]): Promise<LuaValue[]>;
+}
 
 let factory: LuaFactory | undefined;
 
@@ -49,7 +66,10 @@ export class Host {
   private readonly handles = new Handles();
   private readonly driver: Driver;
   private scriptDir: string | undefined;
+  private hostApiRef = 0;
   private disposed = false;
+  /** Runs are serialized: one Lua thread at a time drives the VM. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly engine: LuaEngine,
@@ -58,7 +78,7 @@ export class Host {
   ) {
     this.stack = new LuaStack(engine.global.lua);
     this.driver = new Driver(this.stack, this.pending, opts.timeLimit);
-    this.registry = new Registry(config, builtinKinds(), opts.streamBufferBytes);
+    this.registry = new Registry(config, builtinKinds(), { bufferBytes: opts.streamBufferBytes, audit: opts.audit });
   }
 
   static async create(opts: HostOptions = {}): Promise<Host> {
@@ -76,44 +96,92 @@ export class Host {
       ...hostNatives(io, this.driver, () => this.moduleDirs()),
       ...execNatives(this.registry, this.handles),
     };
-    const natives: Record<string, unknown> = {};
+    const natives: Record<string, unknown> = {
+      module_path: this.moduleDirs().map((d) => `${d}/?.lua;${d}/?/init.lua`).join(";"),
+      exec_source: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"),
+    };
     for (const [name, fn] of Object.entries(fns)) natives[name] = makeNative(this.stack, this.pending, fn);
-    natives.module_path = this.moduleDirs().map((d) => `${d}/?.lua;${d}/?/init.lua`).join(";");
-    natives.exec_source = readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8");
 
-    await this.runChunk(readFileSync(resolve(LUA_DIR, "prelude.lua")), "=[moonexec prelude]", (thread) => {
-      thread.pushValue(natives);
-      // AWAIT has a NUL byte; wasmoon's string push would cut it, so set it raw.
-      this.stack.push(thread.address, AWAIT);
-      this.stack.lua.lua_setfield(thread.address, -2, "AWAIT");
-      return 1;
-    });
+    const lua = this.stack.lua;
+    const G = this.engine.global.address;
+    await this.run(
+      (thread) => {
+        this.load(thread, readFileSync(resolve(LUA_DIR, "prelude.lua")), "=[moonexec prelude]");
+        thread.pushValue(natives);
+        // AWAIT has a NUL byte; wasmoon's string push would cut it, so set it raw.
+        this.stack.push(thread.address, AWAIT);
+        lua.lua_setfield(thread.address, -2, "AWAIT");
+        return 1;
+      },
+      (L) => {
+        lua.lua_xmove(L, G, 1); // keep the host API table the prelude returns
+        this.hostApiRef = lua.luaL_ref(G, LUA_REGISTRYINDEX);
+      },
+    );
+    for (const [name, module] of Object.entries(this.opts.modules ?? {})) {
+      const table: Record<string, unknown> = {};
+      for (const [fname, fn] of Object.entries(module)) table[fname] = makeNative(this.stack, this.pending, userNative(fn));
+      await this.callHostApi("register_module", (thread) => {
+        this.stack.push(thread.address, name);
+        thread.pushValue(table);
+        return 2;
+      });
+    }
     this.engine.global.setMemoryMax(this.opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
   }
 
   private moduleDirs(): string[] {
-    return [...(this.scriptDir ? [this.scriptDir] : [process.cwd()]), ...(this.opts.modulePaths ?? []).map((p) => resolve(p))];
+    return [this.scriptDir ?? process.cwd(), ...(this.opts.modulePaths ?? []).map((p) => resolve(p))];
   }
 
   /** Run a script file; `args` become `arg[1..n]` and the chunk's `...`. Returns the chunk's results. */
   async runFile(path: string, args: string[] = []): Promise<LuaValue[]> {
-    let source: Buffer;
-    try {
-      source = readFileSync(path);
-    } catch (e) {
-      throw new LuaScriptError(`cannot open ${path}: ${(e as Error).message}`, "");
-    }
+    const source = readSource(path);
     this.scriptDir = dirname(resolve(path));
     this.setArgGlobal([path, ...args]);
-    return this.runChunk(source, `@${display(resolve(path))}`, (thread) => {
+    return this.run((thread) => {
+      this.load(thread, source, `@${display(resolve(path))}`);
       for (const a of args) this.stack.push(thread.address, a);
       return args.length;
     });
   }
 
-  /** Run Lua source text (REPL, tests, plugin code). */
+  /** Run Lua source text (REPL, tests, embedded snippets). */
   async runString(source: string | Uint8Array, chunkName = "=(string)"): Promise<LuaValue[]> {
-    return this.runChunk(typeof source === "string" ? Buffer.from(source) : source, chunkName, () => 0);
+    return this.run((thread) => {
+      this.load(thread, typeof source === "string" ? Buffer.from(source) : source, chunkName);
+      return 0;
+    });
+  }
+
+  /** Load a plugin file: it runs once and returns a table of functions that call() reaches. */
+  async loadPlugin(path: string, ...args: unknown[]): Promise<Plugin> {
+    const source = readSource(path);
+    const [id] = await this.callHostApi("load_plugin", (thread) => {
+      this.load(thread, source, `@${display(resolve(path))}`);
+      for (const a of args) this.stack.push(thread.address, a);
+      return 1 + args.length;
+    });
+    const callMulti = (name: string, ...callArgs: unknown[]) =>
+      this.callHostApi("call_plugin", (thread) => {
+        this.stack.push(thread.address, id);
+        this.stack.push(thread.address, name);
+        for (const a of callArgs) this.stack.push(thread.address, a);
+        return 2 + callArgs.length;
+      });
+    return { callMulti, call: async (name, ...callArgs) => (await callMulti(name, ...callArgs))[0] };
+  }
+
+  /** Call a function of the prelude's host API table with arguments pushed by `pushArgs`. */
+  private callHostApi(name: string, pushArgs: (t: LuaThread) => number): Promise<LuaValue[]> {
+    return this.run((thread) => {
+      const L = thread.address;
+      this.stack.lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(this.hostApiRef));
+      this.stack.lua.lua_getfield(L, -1, name);
+      this.stack.lua.lua_rotate(L, -2, 1);
+      this.stack.lua.lua_settop(L, -2); // drop the API table, keep the function
+      return pushArgs(thread);
+    });
   }
 
   /** `arg` as in the standalone lua: arg[0] is the script, arg[1..n] its arguments. */
@@ -128,28 +196,40 @@ export class Host {
     lua.lua_setglobal(L, "arg");
   }
 
-  private async runChunk(source: Uint8Array, chunkName: string, pushArgs: (t: LuaThread) => number): Promise<LuaValue[]> {
+  /** Compile source (text only, binary-safe) onto the thread's stack. */
+  private load(thread: LuaThread, source: Uint8Array, chunkName: string): void {
+    const lua = this.stack.lua;
+    const m = (lua as any).module;
+    const ptr = m._malloc(source.length || 1);
+    let status: LuaReturn;
+    try {
+      m.HEAPU8.set(source, ptr);
+      status = lua.luaL_loadbufferx(thread.address, ptr, source.length, chunkName, "t");
+    } finally {
+      m._free(ptr);
+    }
+    if (status !== LuaReturn.Ok) {
+      const msg = lua.lua_tolstring(thread.address, -1, null);
+      throw new LuaScriptError(status === LuaReturn.ErrorMem ? "memory limit exceeded (not enough memory)" : msg, "");
+    }
+  }
+
+  /** Run a fresh thread: `prepare` pushes the function and its arguments and returns the argument count. */
+  private run(prepare: (t: LuaThread) => number, keep?: (L: number, count: number) => void): Promise<LuaValue[]> {
+    const next = this.queue.then(() => this.runNow(prepare, keep));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async runNow(prepare: (t: LuaThread) => number, keep?: (L: number, count: number) => void): Promise<LuaValue[]> {
     if (this.disposed) throw new Error("host was disposed");
     const global = this.engine.global;
     const lua = global.lua;
     const thread = global.newThread();
     const ref = lua.luaL_ref(global.address, LUA_REGISTRYINDEX); // keep the thread alive while it runs
     try {
-      const m = (lua as any).module;
-      const ptr = m._malloc(source.length || 1);
-      let status: LuaReturn;
-      try {
-        m.HEAPU8.set(source, ptr);
-        status = lua.luaL_loadbufferx(thread.address, ptr, source.length, chunkName, "t");
-      } finally {
-        m._free(ptr);
-      }
-      if (status !== LuaReturn.Ok) {
-        const msg = lua.lua_tolstring(thread.address, -1, null);
-        throw new LuaScriptError(status === LuaReturn.ErrorMem ? "memory limit exceeded (not enough memory)" : msg, "");
-      }
-      const nargs = pushArgs(thread);
-      return await this.driver.run(thread, nargs);
+      const nargs = prepare(thread);
+      return await this.driver.run(thread, nargs, keep);
     } finally {
       lua.luaL_unref(global.address, LUA_REGISTRYINDEX, ref);
     }
@@ -158,6 +238,15 @@ export class Host {
   /** Stop the running script (SIGINT): its current wait ends and it does not continue. */
   interrupt(): void {
     this.driver.stop(new ScriptStop("interrupted", 130, "interrupted"));
+  }
+
+  /**
+   * Cancel what is running now (REPL Ctrl-C): stop the current run and kill its foreground
+   * commands; executors, background processes and the VM stay usable.
+   */
+  async cancel(): Promise<void> {
+    this.interrupt();
+    await this.registry.killForeground();
   }
 
   /** Kill everything scripts started (processes, containers, sessions) and free the VM. Idempotent. */
@@ -174,9 +263,17 @@ export class Host {
   }
 }
 
+function readSource(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new LuaScriptError(`cannot open ${path}: ${(e as Error).message}`, "");
+  }
+}
+
 function resolveConfig(c: HostOptions["config"]): Config {
   const kinds = builtinKinds();
   if (c === undefined || typeof c === "string") return loadConfig(kinds, c);
-  if (c instanceof Object && "entries" in c && c.entries instanceof Map) return c as Config;
+  if ("entries" in c && c.entries instanceof Map) return c as Config;
   return configFromObject(kinds, c, "config object");
 }

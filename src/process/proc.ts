@@ -19,6 +19,10 @@ export interface ProcOptions {
   stdin?: Uint8Array;
   encoding?: string;
   bufferBytes?: number;
+  /** Background processes survive a REPL Ctrl-C; only release/dispose stops them. */
+  background?: boolean;
+  /** Called once when the command has ended (exit) or failed to start (error). */
+  onEnd?: (proc: Proc, exit: ProcExit | undefined, error: ExecError | undefined) => void;
 }
 
 export class Proc implements FlowOwner {
@@ -34,7 +38,8 @@ export class Proc implements FlowOwner {
   private timer: NodeJS.Timeout | undefined;
   private timedOut = false;
   private waiters = 0;
-  readonly startedAt = new Date();
+  readonly createdAt = Date.now();
+  startedAt: number | undefined;
 
   constructor(
     readonly spec: CommandSpec,
@@ -43,6 +48,10 @@ export class Proc implements FlowOwner {
   ) {
     this.stdout = new OutputStream("stdout", this, opts.encoding, opts.bufferBytes);
     this.stderr = new OutputStream("stderr", this, opts.encoding, opts.bufferBytes);
+  }
+
+  get background(): boolean {
+    return this.opts.background === true;
   }
 
   get waiting(): boolean {
@@ -72,6 +81,7 @@ export class Proc implements FlowOwner {
   start(): Promise<void> {
     if (this.startPromise) return Promise.reject(new ExecError("STATE", "process already started"));
     this.state = "starting";
+    this.startedAt = Date.now();
     this.startPromise = this.launch();
     return this.startPromise;
   }
@@ -85,6 +95,7 @@ export class Proc implements FlowOwner {
       this.stdout.abort();
       this.stderr.abort();
       const err = toExecError(e);
+      this.opts.onEnd?.(this, undefined, err);
       this.exitPromise = Promise.reject(err);
       this.exitPromise.catch(() => {});
       throw err;
@@ -97,6 +108,7 @@ export class Proc implements FlowOwner {
       clearTimeout(this.timer);
       this.state = "exited";
       this.exitInfo = { ...info, timedOut: this.timedOut };
+      this.opts.onEnd?.(this, this.exitInfo, undefined);
       return this.exitInfo;
     });
     if (this.opts.timeoutSeconds !== undefined) {

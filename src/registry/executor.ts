@@ -7,8 +7,29 @@ import type { Entry } from "../config/entry.js";
 import type { ExecutorBackend } from "../backend/contract.js";
 import { splitCommand } from "../process/argv.js";
 import type { ExecOptions } from "../process/exec-options.js";
-import { Proc } from "../process/proc.js";
+import { Proc, type ProcExit } from "../process/proc.js";
 import { Whitelist } from "./whitelist.js";
+
+/** One line of the audit log (--verbose): what ran where, for how long, and how it ended. */
+export interface AuditEvent {
+  executor: string;
+  kind: string;
+  argv: string[];
+  cwd?: string;
+  pid?: number;
+  started_at: string;
+  duration_ms: number;
+  exit_code?: number;
+  signal?: string;
+  timed_out?: boolean;
+  error?: string;
+}
+
+export interface ExecutorOptions {
+  /** Per-stream unread-output bound (bytes) before a busy script pauses the producer. */
+  bufferBytes?: number;
+  audit?: (event: AuditEvent) => void;
+}
 
 export class Executor {
   private readonly procs = new Set<Proc>();
@@ -18,7 +39,7 @@ export class Executor {
   constructor(
     readonly entry: Entry,
     readonly backend: ExecutorBackend,
-    private readonly bufferBytes?: number,
+    private readonly options: ExecutorOptions = {},
   ) {
     this.whitelist = new Whitelist(entry.command_whitelist);
   }
@@ -42,10 +63,34 @@ export class Executor {
       timeoutSeconds: opts.timeout,
       stdin: opts.stdin,
       encoding: opts.encoding,
-      bufferBytes: this.bufferBytes,
+      bufferBytes: this.options.bufferBytes,
+      onEnd: this.options.audit ? (p, exit, error) => this.audit(p, exit, error) : undefined,
     });
     this.procs.add(proc);
     return proc;
+  }
+
+  private audit(p: Proc, exit: ProcExit | undefined, error: ExecError | undefined): void {
+    const started = p.startedAt ?? p.createdAt;
+    this.options.audit!({
+      executor: this.id,
+      kind: this.entry.kind,
+      argv: p.spec.argv,
+      cwd: p.spec.cwd,
+      pid: p.pid,
+      started_at: new Date(started).toISOString(),
+      duration_ms: Date.now() - started,
+      exit_code: exit?.code,
+      signal: exit?.signal,
+      timed_out: exit?.timedOut || undefined,
+      error: error ? `${error.kind}: ${error.message}` : undefined,
+    });
+  }
+
+  /** Kill running commands that are not background processes (REPL Ctrl-C). */
+  async killForeground(): Promise<void> {
+    const fg = [...this.procs].filter((p) => !p.background && p.state !== "exited");
+    await Promise.allSettled(fg.map((p) => p.dispose()));
   }
 
   get processes(): Proc[] {

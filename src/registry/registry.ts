@@ -2,7 +2,7 @@
 import { ExecError, toExecError } from "../errors.js";
 import type { Config } from "../config/entry.js";
 import type { BackendKind } from "../backend/contract.js";
-import { Executor } from "./executor.js";
+import { Executor, type ExecutorOptions } from "./executor.js";
 
 export class Registry {
   private readonly live = new Set<Executor>();
@@ -10,7 +10,7 @@ export class Registry {
   constructor(
     readonly config: Config,
     private readonly kinds: Map<string, BackendKind>,
-    private readonly bufferBytes?: number,
+    private readonly options: ExecutorOptions = {},
   ) {}
 
   ids(): string[] {
@@ -30,9 +30,14 @@ export class Registry {
     } catch (e) {
       throw toExecError(e, "UNAVAILABLE");
     }
-    const executor = new Executor(entry, backend, this.bufferBytes);
+    const executor = new Executor(entry, backend, this.options);
     this.live.add(executor);
     return executor;
+  }
+
+  /** Kill the foreground commands of every executor, keeping executors and background processes. */
+  async killForeground(): Promise<void> {
+    await Promise.allSettled([...this.live].map((e) => e.killForeground()));
   }
 
   /** Release every executor handed out (host shutdown, SIGINT). */

@@ -1,0 +1,99 @@
+/** The library API for plugin hosts: options, plugins, TypeScript modules, dispose. */
+import { Writable } from "node:stream";
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { Host, multi, ExecError, type AuditEvent } from "../src/index.js";
+import { tempDir } from "./helpers/cli.js";
+
+function sink() {
+  const chunks: Buffer[] = [];
+  const w = new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) });
+  return { w, text: () => Buffer.concat(chunks).toString() };
+}
+
+describe("library API", () => {
+  it("loads a plugin, calls its functions with JS values, registers TS modules, audits execs", async () => {
+    const out = sink();
+    const audit: AuditEvent[] = [];
+    const dir = tempDir({
+      "plugin.lua": `
+        local app = require("app")
+        local exec = require("exec")
+        local sh = assert(exec.get("tools:sh"))
+        local M = {}
+        function M.greet(who) return app.prefix() .. who, #who end
+        function M.sum(t) local s = 0 for _, v in ipairs(t.values) do s = s + v end return s end
+        function M.run(cmd) local p = assert(sh:exec(cmd)); p:start(); return p:stdout_stream():read_all(), (p:wait()) end
+        function M.slow() return app.later(5) end
+        function M.fail() local v, err = app.boom() return err.kind .. "|" .. err.message end
+        function M.say(x) print("said", x) end
+        return M`,
+    });
+    const host = await Host.create({
+      config: { namespace: "tools", entries: [{ name: "sh", kind: "exec.native", default_env: { PATH: process.env.PATH } }] },
+      stdout: out.w,
+      audit: (e) => audit.push(e),
+      modules: {
+        app: {
+          prefix: () => "hello, ",
+          later: async (n: number) => {
+            await new Promise((r) => setTimeout(r, 20));
+            return multi(n * 2, "done");
+          },
+          boom: () => {
+            throw new ExecError("NOT_FOUND", "no such thing");
+          },
+        },
+      },
+    });
+    try {
+      const plugin = await host.loadPlugin(`${dir}/plugin.lua`);
+      expect(await plugin.callMulti("greet", "moon")).toEqual(["hello, moon", 4]);
+      expect(await plugin.call("sum", { values: [1, 2, 3.5] })).toBe(6.5);
+      expect(await plugin.callMulti("run", "echo hi")).toEqual(["hi\n", 0]);
+      expect(await plugin.callMulti("slow")).toEqual([10, "done"]);
+      expect(await plugin.call("fail")).toBe("NOT_FOUND|no such thing");
+      await plugin.call("say", "x");
+      expect(out.text()).toBe("said\tx\n");
+      await expect(plugin.call("missing")).rejects.toThrow("plugin has no exported function 'missing'");
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({ executor: "tools:sh", kind: "exec.native", argv: ["echo", "hi"], exit_code: 0 });
+    } finally {
+      await host.dispose();
+    }
+  });
+
+  it("two plugins share one host; calls in parallel are serialized safely", async () => {
+    const dir = tempDir({ "a.lua": `return { name = function() return "a" end }`, "b.lua": `local n = ... return { name = function() return "b" .. n end }` });
+    const host = await Host.create();
+    const [a, b] = [await host.loadPlugin(`${dir}/a.lua`), await host.loadPlugin(`${dir}/b.lua`, 7)];
+    expect(await Promise.all([a.call("name"), b.call("name"), a.call("name")])).toEqual(["a", "b7", "a"]);
+    await host.dispose();
+  });
+
+  it("dispose() stops every process the plugins started", async () => {
+    const dir = tempDir({ "p.lua": `local sh = require("exec").get("local:shell") return { start = function() local p = sh:exec("sleep 103.25"); p:start(); return p:pid() end }` });
+    const host = await Host.create();
+    const plugin = await host.loadPlugin(`${dir}/p.lua`);
+    const pid = (await plugin.call("start")) as number;
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    await host.dispose();
+    await new Promise((r) => setTimeout(r, 100));
+    let stat = "";
+    try {
+      stat = execFileSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" }).trim();
+    } catch {
+      /* ps exits 1 when the pid is gone */
+    }
+    expect(stat === "" || stat.startsWith("Z")).toBe(true);
+  });
+
+  it("time limit applies per call", async () => {
+    const dir = tempDir({ "p.lua": `return { spin = function() while true do end end, ok = function() return 1 end }` });
+    const host = await Host.create({ timeLimit: 0.3 });
+    const plugin = await host.loadPlugin(`${dir}/p.lua`);
+    await expect(plugin.call("spin")).rejects.toThrow("time limit of 0.3s exceeded");
+    expect(await plugin.call("ok")).toBe(1); // the host survives
+    await host.dispose();
+  });
+});
