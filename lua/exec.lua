@@ -36,6 +36,14 @@ function Executor:exec(cmd, opts)
   return setmetatable({ _h = h }, Process)
 end
 Executor.release = method(Executor, "executor:release", N.executor_release)
+Executor.processes = method(Executor, "executor:processes", N.executor_processes)
+Executor.kill = method(Executor, "executor:kill", N.executor_kill)
+local raw_attach = method(Executor, "executor:attach", N.executor_attach)
+function Executor:attach(selector)
+  local h, err = raw_attach(self, selector)
+  if h == nil then return nil, err end
+  return setmetatable({ _h = h }, Process)
+end
 Executor.push_file = method(Executor, "executor:push_file", N.executor_push_file)
 Executor.pull_file = method(Executor, "executor:pull_file", N.executor_pull_file)
 Executor.__tostring = function(e) return "exec.executor(" .. e.id .. ")" end
@@ -48,13 +56,15 @@ Process.write_stdin = method(Process, "proc:write_stdin", N.proc_write_stdin)
 Process.close_stdin = method(Process, "proc:close_stdin", N.proc_close_stdin)
 Process.close = method(Process, "proc:close", N.proc_close)
 Process.signal_name = method(Process, "proc:signal_name", N.proc_signal_name)
+Process.info = method(Process, "proc:info", N.proc_info)
 
 local raw_wait = method(Process, "proc:wait", N.proc_wait)
 -- wait → exit_code; a timeout gives exit_code plus err (kind TIMEOUT).
 function Process:wait()
   local code, kind, message = raw_wait(self)
-  if code ~= nil and kind ~= nil then return code, new_error(kind, message) end
-  return code, kind
+  if code == nil then return nil, kind end -- kind is the error here
+  if kind ~= nil then return code, new_error(kind, message) end
+  return code
 end
 
 local function stream_getter(which)
@@ -86,4 +96,11 @@ function Stream:lines()
   end
 end
 
+-- Dropping a Lua object frees its host handle (not the process or executor behind it:
+-- those end by wait/kill/release or when the host stops).
+local free = N.free
+local function gc(self) free(rawget(self, "_h")) end
+Executor.__gc, Process.__gc, Stream.__gc = gc, gc, gc
+
+exec.Executor, exec.Process, exec.Stream = Executor, Process, Stream
 return exec

@@ -137,12 +137,11 @@ package.searchers = {
 }
 package.path = N.module_path
 
-local exec_module
-package.preload.exec = function()
-  if not exec_module then
-    exec_module = assert(raw_load(N.exec_source, "=[moonexec exec]", "t"))(N, settle, new_error)
+-- Built-in modules, compiled on first require.
+for name, source in pairs(N.builtin_sources) do
+  preload[name] = function()
+    return assert(raw_load(source, "=[moonexec " .. name .. "]", "t"))(N, settle, new_error)
   end
-  return exec_module
 end
 
 ---------------------------------------------------------------- host API (library embedding)

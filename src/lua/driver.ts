@@ -1,12 +1,15 @@
 /**
- * Runs a Lua thread to completion, serving its host waits.
+ * Runs Lua threads to completion, serving their host waits — the one place a script blocks.
  *
- * wasmoon's own run loop awaits promises yielded by `p:await()`, which breaks inside
- * user coroutines. Here the prelude passes host waits up as (AWAIT, id) yields, so this
- * loop is the single place where the script blocks. It also enforces the time limit
- * (a count hook yields or errors when the deadline passes, so pcall cannot swallow it)
- * and gives the event loop a turn every few milliseconds so SIGINT is seen during
- * CPU-bound Lua.
+ * wasmoon's own run loop awaits promises yielded by `p:await()`, which breaks inside user
+ * coroutines. Here the prelude passes host waits up as (AWAIT, id) yields through any
+ * user coroutines to the thread's top, and this scheduler resumes the thread with the
+ * answer once the wait settles. Several threads (the script's main chunk and its
+ * `task.spawn` tasks) can wait at once; each resumes as its own wait settles.
+ *
+ * It also enforces the time limit (a count hook yields or errors when the deadline passes,
+ * so pcall cannot swallow it) and gives the event loop a turn every few milliseconds so
+ * SIGINT is seen during CPU-bound Lua.
  */
 import { LuaReturn, LuaEventMasks, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
@@ -38,6 +41,20 @@ export class LuaScriptError extends Error {
 const HOOK_EVERY = 20_000; // instructions between hook calls
 const SLICE_MS = 50; // longest stretch of Lua without an event-loop turn
 
+/** A Lua thread the scheduler drives. */
+export interface Task {
+  readonly id: number;
+  readonly L: number;
+  /** Called when the thread returns (results still on its stack) or fails. */
+  finish(L: number, count: number, error: Error | undefined): void;
+  dead: boolean;
+}
+
+interface Ready {
+  task: Task;
+  nres: number;
+}
+
 export class Driver {
   private stopReason: ScriptStop | undefined;
   private wakeStop: (() => void) | undefined;
@@ -46,6 +63,11 @@ export class Driver {
   private sliceStart = 0;
   private hookPtr = 0;
   private runningL = 0;
+  private ready: Ready[] = [];
+  private wakeLoop: (() => void) | undefined;
+  private live = new Set<Task>();
+  private nextTaskId = 1;
+  private resumeOut = 0;
 
   constructor(
     private readonly stack: LuaStack,
@@ -68,6 +90,7 @@ export class Driver {
     if (this.stopReason) return;
     this.stopReason = reason;
     this.wakeStop?.();
+    this.wakeLoop?.();
   }
 
   private installHook(L: number): void {
@@ -79,7 +102,7 @@ export class Driver {
         if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
         if (!this.stopReason && now - this.sliceStart < SLICE_MS) return;
         if (hookL === this.runningL && lua.lua_isyieldable(hookL)) {
-          lua.lua_yield(hookL, 0); // back to the driver loop (count hooks may yield with 0 values)
+          lua.lua_yield(hookL, 0); // back to the scheduler (count hooks may yield with 0 values)
         } else if (this.stopReason) {
           this.stack.push(hookL, this.stopReason.message);
           lua.lua_error(hookL);
@@ -89,74 +112,138 @@ export class Driver {
     lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, HOOK_EVERY);
   }
 
-  /** Resume `thread` (with nargs already pushed) until it returns; returns its results. */
+  /**
+   * Add a thread whose function and arguments are on its stack; it starts on the next
+   * scheduler turn. Threads created from a hooked thread inherit the hook.
+   */
+  spawn(L: number, nargs: number, finish: Task["finish"]): Task {
+    const task: Task = { id: this.nextTaskId++, L, finish, dead: false };
+    this.live.add(task);
+    this.ready.push({ task, nres: nargs });
+    this.wakeLoop?.();
+    return task;
+  }
+
+  /**
+   * Run `thread` (function and nargs already pushed) as the main task until it returns;
+   * tasks it spawned run alongside and are dropped when it ends.
+   */
   async run(thread: LuaThread, nargs: number, keep?: (L: number, count: number) => void): Promise<LuaValue[]> {
-    const lua = this.stack.lua;
-    const L = thread.address;
-    const outer = this.runningL;
-    this.runningL = L;
-    if (outer === 0) {
-      // A time limit or an interrupt ends one top-level run (a script, a REPL line, a plugin
-      // call); the next run starts fresh. Exit and dispose are final.
-      const k = this.stopReason?.kind;
-      if (k === "time-limit" || k === "interrupted") this.armStop();
-      if (this.timeLimitSeconds) this.deadline = Date.now() + this.timeLimitSeconds * 1000;
-    }
-    this.installHook(L);
+    // A time limit or an interrupt ends one top-level run (a script, a REPL line, a plugin
+    // call); the next run starts fresh. Exit and dispose are final.
+    const k = this.stopReason?.kind;
+    if (k === "time-limit" || k === "interrupted") this.armStop();
+    this.deadline = this.timeLimitSeconds ? Date.now() + this.timeLimitSeconds * 1000 : Infinity;
+    this.installHook(thread.address);
+
+    let result: { values?: LuaValue[]; error?: Error } | undefined;
+    const main = this.spawn(thread.address, nargs, (L, count, error) => {
+      if (error) return void (result = { error });
+      const lua = this.stack.lua;
+      const top = lua.lua_gettop(L);
+      const values: LuaValue[] = [];
+      for (let i = top - count + 1; i <= top; i++) values.push(this.stack.read(L, i));
+      keep?.(L, count);
+      result = { values };
+    });
     try {
-      this.sliceStart = Date.now();
-      let r = thread.resume(nargs);
-      for (;;) {
-        if (r.result === LuaReturn.Ok) {
-          const out: LuaValue[] = [];
-          const top = lua.lua_gettop(L);
-          for (let i = top - r.resultCount + 1; i <= top; i++) out.push(this.stack.read(L, i));
-          keep?.(L, r.resultCount);
-          lua.lua_settop(L, 0);
-          return out;
-        }
-        if (r.result !== LuaReturn.Yield) throw this.errorFrom(L, r.result);
-        const n = r.resultCount;
-        let awaitId: number | undefined;
-        if (n === 2 && this.stack.read(L, -2) === AWAIT) awaitId = this.stack.read(L, -1) as number;
-        lua.lua_settop(L, -n - 1);
+      while (!result) {
         if (this.stopReason) throw this.stopReason;
-        let nres = 0;
-        if (awaitId !== undefined) {
-          const p = this.pending.take(awaitId);
-          if (!p) throw new LuaScriptError("internal error: unknown host wait", "");
-          const outcome = await this.until(p);
-          nres = pushOutcome(this.stack, L, outcome);
-        } else if (n === 0) {
-          await new Promise((resolve) => setImmediate(resolve)); // time slice
-          if (this.stopReason) throw this.stopReason;
-        } else {
-          throw new LuaScriptError("attempt to yield from outside a coroutine", "");
+        const next = this.ready.shift();
+        if (!next) {
+          await this.idle();
+          continue;
         }
-        this.sliceStart = Date.now();
-        r = thread.resume(nres);
+        if (next.task.dead) continue;
+        if (await this.step(next)) await new Promise((r) => setImmediate(r)); // time slice: let signals and I/O in
       }
+      if (result.error) throw result.error;
+      return result.values!;
     } finally {
-      this.runningL = outer;
+      // Tasks do not outlive their run: drop them (their finish frees their threads).
+      const abandoned = [...this.live].filter((t) => t !== main);
+      this.live.clear();
+      this.ready = [];
+      for (const t of abandoned) {
+        t.dead = true;
+        t.finish(t.L, 0, new LuaScriptError("task abandoned: its run ended", ""));
+      }
+      main.dead = true;
     }
   }
 
-  private async until(p: Promise<Outcome>): Promise<Outcome> {
-    const timers: NodeJS.Timeout[] = [];
-    const races: Promise<unknown>[] = [p, this.stopped];
-    if (this.deadline !== Infinity) {
-      races.push(new Promise((resolve) => timers.push(setTimeout(resolve, Math.max(0, this.deadline - Date.now())))));
+  /** Resume one thread until it yields or ends. Returns true when it only paused for a time slice. */
+  private async step({ task, nres }: Ready): Promise<boolean> {
+    const lua = this.stack.lua;
+    const L = task.L;
+    this.runningL = L;
+    this.sliceStart = Date.now();
+    const [status, n] = this.resume(L, nres);
+    this.runningL = 0;
+    if (status === LuaReturn.Ok) {
+      this.end(task, L, n, undefined);
+      return false;
     }
-    try {
-      const winner = await Promise.race(races);
-      if (winner === undefined && Date.now() >= this.deadline) {
-        this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
+    if (status !== LuaReturn.Yield) {
+      this.end(task, L, 0, this.errorFrom(L, status));
+      return false;
+    }
+    let awaitId: number | undefined;
+    if (n === 2 && this.stack.read(L, -2) === AWAIT) awaitId = this.stack.read(L, -1) as number;
+    lua.lua_settop(L, -n - 1);
+    if (awaitId !== undefined) {
+      const p = this.pending.take(awaitId);
+      if (!p) {
+        this.end(task, L, 0, new LuaScriptError("internal error: unknown host wait", ""));
+        return false;
       }
-      if (this.stopReason) throw this.stopReason;
-      return winner as Outcome;
-    } finally {
-      timers.forEach(clearTimeout);
+      void p.then((outcome) => this.answer(task, outcome));
+      return false;
     }
+    if (n === 0) {
+      this.ready.push({ task, nres: 0 });
+      return true;
+    }
+    this.end(task, L, 0, new LuaScriptError("attempt to yield from outside a coroutine", ""));
+    return false;
+  }
+
+  private answer(task: Task, outcome: Outcome): void {
+    if (task.dead) return;
+    this.ready.push({ task, nres: pushOutcome(this.stack, task.L, outcome) });
+    this.wakeLoop?.();
+  }
+
+  private end(task: Task, L: number, count: number, error: Error | undefined): void {
+    task.dead = true;
+    this.live.delete(task);
+    task.finish(L, count, error);
+    this.stack.lua.lua_settop(L, 0);
+  }
+
+  /** Wait until a thread is ready, the run is stopped, or the deadline passes. */
+  private async idle(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const woke = new Promise<void>((resolve) => {
+      this.wakeLoop = resolve;
+      if (this.deadline !== Infinity) timer = setTimeout(resolve, Math.max(0, this.deadline - Date.now()));
+    });
+    try {
+      await Promise.race([woke, this.stopped]);
+    } finally {
+      this.wakeLoop = undefined;
+      clearTimeout(timer);
+    }
+    if (Date.now() >= this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
+  }
+
+  private resume(L: number, nargs: number): [LuaReturn, number] {
+    const lua = this.stack.lua;
+    const m = (lua as any).module;
+    if (!this.resumeOut) this.resumeOut = m._malloc(4);
+    m.HEAP32[this.resumeOut >> 2] = 0;
+    const status = lua.lua_resume(L, null, nargs, this.resumeOut);
+    return [status, m.HEAP32[this.resumeOut >> 2]];
   }
 
   private errorFrom(L: number, code: LuaReturn): Error {

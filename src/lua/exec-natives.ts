@@ -5,6 +5,7 @@ import { Executor } from "../registry/executor.js";
 import { Proc } from "../process/proc.js";
 import { parseExecOptions } from "../process/exec-options.js";
 import { signalNumber } from "../process/signals.js";
+import { parseFileMode } from "../backend/file-mode.js";
 import { OutputStream } from "../stream/output-stream.js";
 import type { Args, NativeFn } from "./natives.js";
 import type { Handles } from "./handles.js";
@@ -17,16 +18,34 @@ interface StreamRef {
   proc: Proc;
   stream: OutputStream;
 }
-class StreamHandle implements StreamRef {
+export class StreamHandle implements StreamRef {
   constructor(
     readonly proc: Proc,
     readonly stream: OutputStream,
   ) {}
 }
 
+/** What a Lua process object refers to: the process plus its own readers (attach() makes new ones). */
+export class ProcView {
+  constructor(
+    readonly proc: Proc,
+    readonly stdout: OutputStream,
+    readonly stderr: OutputStream,
+  ) {}
+  static of(proc: Proc): ProcView {
+    return new ProcView(proc, proc.stdout, proc.stderr);
+  }
+}
+
 export function execNatives(registry: Registry, handles: Handles): Record<string, NativeFn> {
   const executor = (a: Args) => handles.get(a.value(1), Executor, "executor");
-  const proc = (a: Args) => handles.get(a.value(1), Proc, "process");
+  const view = (a: Args) => handles.get(a.value(1), ProcView, "process");
+  const proc = (a: Args) => view(a).proc;
+  const selector = (a: Args, i: number, what: string) => {
+    const v = a.value(i);
+    if (typeof v !== "number" && typeof v !== "string") throw new ExecError("INVALID", `${what}: selector must be a pid (number) or a tag (string)`);
+    return v;
+  };
   const stream = (a: Args) => handles.get(a.value(1), StreamHandle, "stream");
 
   /** Serve a stream read: at once when data is there, else wait (marking the process as waited on). */
@@ -66,8 +85,41 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       if (opts !== undefined && (typeof opts !== "object" || Array.isArray(opts) || opts instanceof Uint8Array)) {
         throw new ExecError("INVALID", `opts: must be a table, got ${describe(opts)}`);
       }
-      const p = ex.exec(command, parseExecOptions(opts as Record<string, unknown> | undefined));
-      return [handles.add(p)];
+      const options = parseExecOptions(opts as Record<string, unknown> | undefined);
+      const p = ex.exec(command, options);
+      if (!options.background) return [handles.add(ProcView.of(p))];
+      return p.start().then(() => [handles.add(ProcView.of(p))]); // background: starts at once
+    },
+
+    executor_processes: (a) => [
+      executor(a)
+        .running()
+        .map((p) => ({
+          pid: p.pid,
+          tag: p.tag,
+          cmd: p.spec.argv.join(" "),
+          started_at: new Date(p.startedAt ?? p.createdAt).toISOString(),
+          backend: executor(a).entry.kind,
+          background: p.background,
+        })),
+    ],
+
+    executor_kill: async (a) => {
+      const p = executor(a).find(selector(a, 2, "executor:kill"));
+      await p.signal(a.value(3) === undefined ? 15 : signalNumber(a.value(3), "executor:kill"));
+      return [true];
+    },
+
+    executor_attach: (a) => {
+      const p = executor(a).find(selector(a, 2, "executor:attach"));
+      if (!p.logs) throw new ExecError("INVALID", "executor:attach: only background processes can be attached (exec with {background = true})");
+      return [handles.add(new ProcView(p, p.logs.stdout.subscribe(p), p.logs.stderr.subscribe(p)))];
+    },
+
+    free: (a) => {
+      const h = a.value(1);
+      if (typeof h === "number") handles.delete(h);
+      return [];
     },
 
     executor_release: async (a) => {
@@ -88,7 +140,7 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
         if (typeof v !== "number") throw new ExecError("INVALID", `push_file: opts.${k} must be a number`);
         return v;
       };
-      await ex.backend.pushFile(data, remote, { mode: num("mode"), uid: num("uid"), gid: num("gid") });
+      await ex.backend.pushFile(data, remote, { mode: parseFileMode(o.mode), uid: num("uid"), gid: num("gid") });
       return [true];
     },
 
@@ -141,9 +193,13 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
     proc_signal_name: (a) => [proc(a).signalName()],
 
     proc_stream: (a) => {
+      const v = view(a);
+      return [handles.add(new StreamHandle(v.proc, a.value(2) === "stderr" ? v.stderr : v.stdout))];
+    },
+
+    proc_info: (a) => {
       const p = proc(a);
-      const which = a.value(2) === "stderr" ? p.stderr : p.stdout;
-      return [handles.add(new StreamHandle(p, which))];
+      return [{ pid: p.pid, tag: p.tag, state: p.state, background: p.background, exit_code: p.exit?.code, signal: p.exit?.signal, timed_out: p.exit?.timedOut }];
     },
 
     stream_read: (a) => {

@@ -17,6 +17,7 @@ import { AWAIT, PendingTable, makeNative, type NativeFn } from "./natives.js";
 import { Driver, LuaScriptError, ScriptStop } from "./driver.js";
 import { Handles } from "./handles.js";
 import { execNatives } from "./exec-natives.js";
+import { taskNatives } from "./task-natives.js";
 import { hostNatives, display, type HostIO } from "./host-natives.js";
 import { userNative, type UserModule } from "./user-modules.js";
 
@@ -47,6 +48,8 @@ export interface HostOptions {
   modules?: Record<string, UserModule>;
   /** Called after every command ends (the CLI's --verbose writes these as JSON lines). */
   audit?: (event: AuditEvent) => void;
+  /** Replay ring per stream of background processes, bytes (default 1 MiB; exec opt ring_size overrides). */
+  ringBytes?: number;
 }
 
 export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
@@ -78,7 +81,7 @@ export class Host {
   ) {
     this.stack = new LuaStack(engine.global.lua);
     this.driver = new Driver(this.stack, this.pending, opts.timeLimit);
-    this.registry = new Registry(config, builtinKinds(), { bufferBytes: opts.streamBufferBytes, audit: opts.audit });
+    this.registry = new Registry(config, builtinKinds(), { bufferBytes: opts.streamBufferBytes, audit: opts.audit, ringBytes: opts.ringBytes });
   }
 
   static async create(opts: HostOptions = {}): Promise<Host> {
@@ -95,10 +98,11 @@ export class Host {
     const fns: Record<string, NativeFn> = {
       ...hostNatives(io, this.driver, () => this.moduleDirs()),
       ...execNatives(this.registry, this.handles),
+      ...taskNatives(this.stack, this.driver, this.handles),
     };
     const natives: Record<string, unknown> = {
       module_path: this.moduleDirs().map((d) => `${d}/?.lua;${d}/?/init.lua`).join(";"),
-      exec_source: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"),
+      builtin_sources: { exec: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"), task: readFileSync(resolve(LUA_DIR, "task.lua"), "utf8") },
     };
     for (const [name, fn] of Object.entries(fns)) natives[name] = makeNative(this.stack, this.pending, fn);
 

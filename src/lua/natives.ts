@@ -18,7 +18,8 @@ export type Outcome = { ok: true; values: unknown[] } | { ok: false; error: Exec
 export class Args {
   constructor(
     private readonly stack: LuaStack,
-    private readonly L: number,
+    /** The calling Lua thread (for natives that work on the stack directly). */
+    readonly L: number,
     readonly count: number,
   ) {}
 

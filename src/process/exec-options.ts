@@ -9,9 +9,14 @@ export interface ExecOptions {
   timeout?: number;
   stdin?: Uint8Array;
   encoding?: string;
+  /** Start at once and keep running after the script moves on (executor:processes/kill/attach). */
+  background?: boolean;
+  tag?: string;
+  /** Replay ring size per stream for background processes, bytes. */
+  ring_size?: number;
 }
 
-const KNOWN = ["work_dir", "env", "timeout", "stdin", "encoding"];
+const KNOWN = ["work_dir", "env", "timeout", "stdin", "encoding", "background", "tag", "ring_size"];
 
 export function parseExecOptions(raw: Record<string, unknown> | undefined, extra: string[] = []): ExecOptions {
   const out: ExecOptions = {};
@@ -48,6 +53,18 @@ export function parseExecOptions(raw: Record<string, unknown> | undefined, extra
         if (typeof value !== "string") throw bad(key, "a string", value);
         checkEncoding(value);
         out.encoding = value;
+        break;
+      case "background":
+        if (typeof value !== "boolean") throw bad(key, "true or false", value);
+        out.background = value;
+        break;
+      case "tag":
+        if (typeof value !== "string" || !/^[A-Za-z0-9_.:-]{1,64}$/.test(value)) throw bad(key, "a name of letters, digits, '_', '.', ':', '-'", value);
+        out.tag = value;
+        break;
+      case "ring_size":
+        if (typeof value !== "number" || !Number.isInteger(value) || value < 1024) throw bad(key, "an integer number of bytes ≥ 1024", value);
+        out.ring_size = value;
         break;
       default:
         if (!extra.includes(key)) throw new ExecError("INVALID", `opts.${key}: unknown option (known: ${[...KNOWN, ...extra].join(", ")})`);

@@ -7,6 +7,7 @@
 import { ExecError, toExecError } from "../errors.js";
 import type { CommandSpec, ExitInfo, RunningCommand } from "../backend/contract.js";
 import { OutputStream, type FlowOwner } from "../stream/output-stream.js";
+import { OutputFanout } from "../stream/fanout.js";
 
 export type ProcState = "created" | "starting" | "running" | "exited";
 
@@ -19,8 +20,12 @@ export interface ProcOptions {
   stdin?: Uint8Array;
   encoding?: string;
   bufferBytes?: number;
-  /** Background processes survive a REPL Ctrl-C; only release/dispose stops them. */
+  /** Background processes survive a REPL Ctrl-C; only release/dispose stops them. Their output goes to a replay ring. */
   background?: boolean;
+  /** Name for executor:kill/attach (background processes). */
+  tag?: string;
+  /** Replay ring size per stream for background processes (bytes). */
+  ringBytes?: number;
   /** Called once when the command has ended (exit) or failed to start (error). */
   onEnd?: (proc: Proc, exit: ProcExit | undefined, error: ExecError | undefined) => void;
 }
@@ -28,6 +33,8 @@ export interface ProcOptions {
 export class Proc implements FlowOwner {
   readonly stdout: OutputStream;
   readonly stderr: OutputStream;
+  /** Background processes only: the replay rings that attach() subscribes to. */
+  readonly logs: { stdout: OutputFanout; stderr: OutputFanout } | undefined;
   state: ProcState = "created";
   private cmd: RunningCommand | undefined;
   private startPromise: Promise<void> | undefined;
@@ -46,8 +53,27 @@ export class Proc implements FlowOwner {
     private readonly spawn: (spec: CommandSpec) => Promise<RunningCommand>,
     private readonly opts: ProcOptions = {},
   ) {
-    this.stdout = new OutputStream("stdout", this, opts.encoding, opts.bufferBytes);
-    this.stderr = new OutputStream("stderr", this, opts.encoding, opts.bufferBytes);
+    if (opts.background) {
+      this.logs = { stdout: new OutputFanout("stdout", opts.encoding, opts.ringBytes), stderr: new OutputFanout("stderr", opts.encoding, opts.ringBytes) };
+      this.stdout = this.logs.stdout.subscribe(this);
+      this.stderr = this.logs.stderr.subscribe(this);
+    } else {
+      this.stdout = new OutputStream("stdout", this, opts.encoding, opts.bufferBytes);
+      this.stderr = new OutputStream("stderr", this, opts.encoding, opts.bufferBytes);
+    }
+  }
+
+  get tag(): string | undefined {
+    return this.opts.tag;
+  }
+
+  /** Resolves when the command has ended or failed to start; never rejects. */
+  whenDone(): Promise<void> {
+    if (!this.startPromise) return new Promise(() => {}); // not started: never done
+    return this.startPromise.then(() => this.exitPromise!).then(
+      () => {},
+      () => {},
+    );
   }
 
   get background(): boolean {
@@ -94,6 +120,8 @@ export class Proc implements FlowOwner {
       this.state = "exited";
       this.stdout.abort();
       this.stderr.abort();
+      this.logs?.stdout.abort();
+      this.logs?.stderr.abort();
       const err = toExecError(e);
       this.opts.onEnd?.(this, undefined, err);
       this.exitPromise = Promise.reject(err);
@@ -102,8 +130,13 @@ export class Proc implements FlowOwner {
     }
     this.cmd = cmd;
     this.state = "running";
-    this.stdout.attach(cmd.stdout);
-    this.stderr.attach(cmd.stderr);
+    if (this.logs) {
+      this.logs.stdout.attach(cmd.stdout);
+      this.logs.stderr.attach(cmd.stderr);
+    } else {
+      this.stdout.attach(cmd.stdout);
+      this.stderr.attach(cmd.stderr);
+    }
     this.exitPromise = cmd.exited.then((info) => {
       clearTimeout(this.timer);
       this.state = "exited";

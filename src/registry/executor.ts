@@ -9,6 +9,7 @@ import { splitCommand } from "../process/argv.js";
 import type { ExecOptions } from "../process/exec-options.js";
 import { Proc, type ProcExit } from "../process/proc.js";
 import { Whitelist } from "./whitelist.js";
+import { randomBytes } from "node:crypto";
 
 /** One line of the audit log (--verbose): what ran where, for how long, and how it ended. */
 export interface AuditEvent {
@@ -29,6 +30,8 @@ export interface ExecutorOptions {
   /** Per-stream unread-output bound (bytes) before a busy script pauses the producer. */
   bufferBytes?: number;
   audit?: (event: AuditEvent) => void;
+  /** Default replay ring per stream for background processes (bytes). */
+  ringBytes?: number;
 }
 
 export class Executor {
@@ -58,13 +61,24 @@ export class Executor {
     const argv = typeof command === "string" ? splitCommand(command) : command;
     if (argv.length === 0 || argv[0] === "") throw new ExecError("INVALID", "cmd: empty command");
     this.whitelist.check(command, this.id);
+    let tag = opts.tag;
+    if (opts.background) {
+      tag ??= `proc-${randomBytes(4).toString("hex")}`;
+      if (this.running().some((p) => p.tag === tag)) throw new ExecError("INVALID", `opts.tag: '${tag}' is already used by a running process of ${this.id}`);
+    } else if (tag !== undefined) throw new ExecError("INVALID", "opts.tag: only background processes have tags");
     const env = { ...this.entry.default_env, ...opts.env };
     const proc = new Proc({ argv, cwd: opts.work_dir ?? this.entry.default_work_dir, env }, (spec) => this.backend.spawn(spec), {
       timeoutSeconds: opts.timeout,
       stdin: opts.stdin,
       encoding: opts.encoding,
       bufferBytes: this.options.bufferBytes,
-      onEnd: this.options.audit ? (p, exit, error) => this.audit(p, exit, error) : undefined,
+      background: opts.background,
+      tag,
+      ringBytes: opts.ring_size ?? this.options.ringBytes,
+      onEnd: (p, exit, error) => {
+        this.procs.delete(p); // ended: nothing left to kill on release
+        if (this.options.audit) this.audit(p, exit, error);
+      },
     });
     this.procs.add(proc);
     return proc;
@@ -72,7 +86,7 @@ export class Executor {
 
   private audit(p: Proc, exit: ProcExit | undefined, error: ExecError | undefined): void {
     const started = p.startedAt ?? p.createdAt;
-    this.options.audit!({
+    this.options.audit?.({
       executor: this.id,
       kind: this.entry.kind,
       argv: p.spec.argv,
@@ -93,8 +107,16 @@ export class Executor {
     await Promise.allSettled(fg.map((p) => p.dispose()));
   }
 
-  get processes(): Proc[] {
-    return [...this.procs];
+  /** Commands started and not yet ended. */
+  running(): Proc[] {
+    return [...this.procs].filter((p) => p.state === "starting" || p.state === "running");
+  }
+
+  /** A running process by pid (number) or tag (string). */
+  find(selector: number | string): Proc {
+    const found = this.running().find((p) => (typeof selector === "number" ? p.pid === selector : p.tag === selector));
+    if (!found) throw new ExecError("NOT_FOUND", `no running process ${typeof selector === "number" ? "with pid " + selector : "tagged '" + selector + "'"} in ${this.id}`);
+    return found;
   }
 
   /** Idempotent: kills what still runs, then frees the backend (containers, connections). */

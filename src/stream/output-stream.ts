@@ -32,13 +32,36 @@ export class OutputStream {
   /** Total bytes (after decoding) that entered the stream; for tests and benchmarks. */
   received = 0;
 
+  /** Bytes dropped from the front in ring mode (background processes). */
+  dropped = 0;
+
+  /**
+   * @param ringBytes ring mode (background processes): never pause the producer; past this
+   *   many unread bytes, drop the oldest output instead.
+   */
   constructor(
     readonly name: "stdout" | "stderr",
     private readonly owner: FlowOwner,
     encoding: string | undefined,
     private readonly highWaterMark = 4 * 1024 * 1024,
+    private readonly ringBytes?: number,
   ) {
     this.decoder = createDecoder(encoding);
+  }
+
+  /** Feed already-decoded output (from an OutputFanout) instead of attaching a source. */
+  feed(chunk: Buffer): void {
+    this.push(chunk);
+  }
+
+  /** End a fed stream. */
+  endFeed(): void {
+    this.finish();
+  }
+
+  /** True when a read would not have to wait. */
+  get readable(): boolean {
+    return this.size > 0 || this.ended || this.closed;
   }
 
   /** Attach the backend's readable. Called once, when the command has started. */
@@ -65,6 +88,15 @@ export class OutputStream {
     this.chunks.push(chunk);
     this.size += chunk.length;
     this.wake();
+    if (this.ringBytes !== undefined) {
+      while (this.size > this.ringBytes && this.chunks.length > 1) {
+        const first = this.chunks.shift()!;
+        this.size -= first.length - this.head;
+        this.dropped += first.length - this.head;
+        this.head = 0;
+      }
+      return;
+    }
     if (this.size > this.highWaterMark && !this.owner.waiting && !this.paused) {
       this.paused = true;
       this.source?.pause();
