@@ -162,6 +162,23 @@ for (const backend of allBackends()) {
       expect(r.stdout.toString()).toBe("ok\n" + "nil PERMISSION_DENIED\n".repeat(7));
     });
 
+    it("runs background processes: listed, attached with replay, killed by tag", async () => {
+      const r = await runLua(
+        lua(`
+          local bg = assert(ex:exec({"sh", "-c", "echo one; echo two; sleep 60"}, {background = true, tag = "bg1"}))
+          assert(bg:stdout_stream():read_line() == "one")
+          local list = ex:processes()
+          io.write(#list, " ", list[1].tag, " ", list[1].cmd, "\\n")
+          local view = assert(ex:attach("bg1"))
+          io.write(view:stdout_stream():read_line(), " ", view:stdout_stream():read_line(), "\\n")
+          assert(ex:kill("bg1", "KILL"))
+          io.write(bg:wait(), " ", #ex:processes(), "\\n")`),
+        { config },
+      );
+      expect(r.stderr).toBe("");
+      expect(r.stdout.toString()).toBe("1 bg1 sh -c echo one; echo two; sleep 60\none two\n137 0\n");
+    });
+
     it("release() kills what the executor still runs", async () => {
       const r = await runLua(
         lua(`
