@@ -1,25 +1,51 @@
 /** Command-line parsing for `moonexec`. Errors name the flag. */
+export type Command = "run" | "repl" | "check" | "help" | "version";
+
 export interface CliOptions {
-  command: "run" | "help" | "version";
+  command: Command;
   script?: string;
   scriptArgs: string[];
   config?: string;
   timeLimit?: number;
   memoryLimit?: number;
   modulePaths: string[];
+  /** --verbose: one JSON line per exec on stderr (run, repl). */
+  verbose: boolean;
+  /** --json: machine-readable output (check). */
+  json: boolean;
 }
 
 export class UsageError extends Error {}
 
 export const USAGE = `usage: moonexec run [options] script.lua [args...]
+       moonexec repl [options]
+       moonexec check [--config FILE] [--json]
 
-options:
+commands:
+  run     run a Lua script (it gets \`arg\`; the exit code is the script's)
+  repl    interactive Lua with \`exec\` loaded; Ctrl-C cancels a running line, Ctrl-D exits
+  check   validate the config and probe every executor (exit 1 on any problem, 2 on a config error)
+
+options (run, repl):
   --config FILE         config file (default: ./moonexec.yaml if present, else local:shell)
-  --time-limit SECONDS  stop the script after this much wall-clock time
+  --time-limit SECONDS  stop the script (each REPL line) after this much wall-clock time
   --memory-limit SIZE   Lua heap limit, bytes or with K/M/G suffix (default 512M)
   -I DIR                add DIR to the require search path (repeatable)
+  -v, --verbose         log every exec as a JSON line on stderr (executor, argv, duration, exit)
+
+options (check):
+  --config FILE         config file to check (default as above)
+  --json                print the result as one JSON object
+
   -h, --help            show this help
   --version             print the version`;
+
+/** Flags each command accepts (the value-taking ones are listed in VALUE_FLAGS). */
+const FLAGS: Record<"run" | "repl" | "check", string[]> = {
+  run: ["--config", "--time-limit", "--memory-limit", "-I", "--verbose", "-v"],
+  repl: ["--config", "--time-limit", "--memory-limit", "-I", "--verbose", "-v"],
+  check: ["--config", "--json"],
+};
 
 export function parseSize(text: string, flag: string): number {
   const m = /^(\d+)([KMG]?)B?$/i.exec(text.trim());
@@ -29,13 +55,16 @@ export function parseSize(text: string, flag: string): number {
 }
 
 export function parseArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { command: "help", scriptArgs: [], modulePaths: [] };
+  const opts: CliOptions = { command: "help", scriptArgs: [], modulePaths: [], verbose: false, json: false };
   const rest = [...argv];
   const sub = rest.shift();
   if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") return opts;
   if (sub === "--version" || sub === "version") return { ...opts, command: "version" };
-  if (sub !== "run") throw new UsageError(`unknown command "${sub}" (expected: run)`);
-  opts.command = "run";
+  if (sub !== "run" && sub !== "repl" && sub !== "check") {
+    throw new UsageError(`unknown command "${sub}" (expected: run, repl, check)`);
+  }
+  opts.command = sub;
+  const allowed = FLAGS[sub];
   while (rest.length > 0) {
     const a = rest.shift()!;
     const value = (): string => {
@@ -43,21 +72,28 @@ export function parseArgs(argv: string[]): CliOptions {
       if (v === undefined) throw new UsageError(`${a}: missing value`);
       return v;
     };
-    if (a === "--config") opts.config = value();
-    else if (a === "--time-limit") {
-      const v = value();
-      const n = Number(v);
-      if (!(n > 0)) throw new UsageError(`--time-limit: expected a positive number of seconds, got "${v}"`);
-      opts.timeLimit = n;
-    } else if (a === "--memory-limit") opts.memoryLimit = parseSize(value(), a);
-    else if (a === "-I") opts.modulePaths.push(value());
-    else if (a === "-h" || a === "--help") return { ...opts, command: "help" };
-    else if (a.startsWith("-") && a !== "-") throw new UsageError(`unknown option ${a}`);
-    else {
-      opts.script = a;
-      opts.scriptArgs = rest.splice(0);
+    if (a === "-h" || a === "--help") return { ...opts, command: "help" };
+    if (a.startsWith("-") && a !== "-") {
+      if (!allowed.includes(a)) {
+        const known = allowed.filter((f) => f !== "-v").join(", ");
+        throw new UsageError(`${sub}: unknown option ${a} (known: ${known})`);
+      }
+      if (a === "--config") opts.config = value();
+      else if (a === "--time-limit") {
+        const v = value();
+        const n = Number(v);
+        if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--time-limit: expected a positive number of seconds, got "${v}"`);
+        opts.timeLimit = n;
+      } else if (a === "--memory-limit") opts.memoryLimit = parseSize(value(), a);
+      else if (a === "-I") opts.modulePaths.push(value());
+      else if (a === "--verbose" || a === "-v") opts.verbose = true;
+      else if (a === "--json") opts.json = true;
+      continue;
     }
+    if (sub !== "run") throw new UsageError(`${sub}: unexpected argument "${a}" (${sub} takes no script)`);
+    opts.script = a;
+    opts.scriptArgs = rest.splice(0);
   }
-  if (!opts.script) throw new UsageError("run: missing script file");
+  if (sub === "run" && !opts.script) throw new UsageError("run: missing script file");
   return opts;
 }

@@ -1,11 +1,9 @@
-/** The `moonexec` command. */
+/** The `moonexec` command: parse the command line and dispatch to a subcommand. */
 import { readFileSync } from "node:fs";
-import { ConfigError } from "../errors.js";
-import { Host, LuaScriptError, ScriptStop } from "../lua/host.js";
-import { parseArgs, UsageError, USAGE } from "./args.js";
+import { parseArgs, UsageError, USAGE, type CliOptions } from "./args.js";
 
 async function main(argv: string[]): Promise<number> {
-  let opts;
+  let opts: CliOptions;
   try {
     opts = parseArgs(argv);
   } catch (e) {
@@ -15,65 +13,23 @@ async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  if (opts.command === "help") {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (opts.command === "version") {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
-    process.stdout.write(`moonexec ${pkg.version}\n`);
-    return 0;
-  }
-
-  let host: Host;
-  try {
-    host = await Host.create({
-      config: opts.config,
-      timeLimit: opts.timeLimit,
-      memoryLimit: opts.memoryLimit,
-      modulePaths: opts.modulePaths,
-    });
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`moonexec: ${e.message}\n`);
-      return 2;
+  switch (opts.command) {
+    case "help":
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case "version": {
+      const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+      process.stdout.write(`moonexec ${pkg.version}\n`);
+      return 0;
     }
-    throw e;
+    // Subcommands load on demand: `run` starts without the REPL's or check's code.
+    case "run":
+      return (await import("./run.js")).runCommand(opts);
+    case "repl":
+      return (await import("./repl.js")).replCommand(opts);
+    case "check":
+      return (await import("./check.js")).checkCommand(opts);
   }
-
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130); // second Ctrl-C: give up waiting for cleanup
-    host.interrupt();
-  };
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigint);
-
-  let code = 0;
-  try {
-    await host.runFile(opts.script!, opts.scriptArgs);
-  } catch (e) {
-    code = report(e);
-  } finally {
-    await host.dispose();
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigint);
-  }
-  return code;
-}
-
-function report(e: unknown): number {
-  if (e instanceof ScriptStop) {
-    if (e.kind !== "exit") process.stderr.write(`moonexec: ${e.message}\n`);
-    return e.exitCode;
-  }
-  if (e instanceof LuaScriptError) {
-    process.stderr.write(`moonexec: ${e.message}\n${e.traceback ? e.traceback + "\n" : ""}`);
-    return 1;
-  }
-  process.stderr.write(`moonexec: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  return 1;
 }
 
 const code = await main(process.argv.slice(2));

@@ -1,0 +1,59 @@
+// Shared helpers for the benchmarks: timing, medians, ratios, a results table.
+import { spawn } from "node:child_process";
+
+export const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Time each contender RUNS times, interleaved (ABAB...) so drift on a noisy machine hits both alike. */
+export async function compare(contenders, runs = RUNS) {
+  const times = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+  for (const [, fn] of Object.entries(contenders)) await fn(); // warm-up
+  for (let i = 0; i < runs; i++) {
+    for (const [name, fn] of Object.entries(contenders)) {
+      const t0 = performance.now();
+      await fn();
+      times[name].push(performance.now() - t0);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+/** Run a command to completion; resolves with stdout text. */
+export function run(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], ...opts });
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.on("error", reject);
+    c.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}`))));
+  });
+}
+
+export const rows = [];
+
+/** One result line: ours vs theirs (lower is better for times). */
+export function record(name, oursMs, theirsMs, theirsLabel, target, { higherIsBetter = false, unit = "ms" } = {}) {
+  const ratio = oursMs / theirsMs;
+  const ok = target === undefined ? "" : higherIsBetter ? (ratio >= target ? "yes" : "NO") : ratio <= target ? "yes" : "NO";
+  rows.push({ name, ours: `${oursMs.toFixed(1)} ${unit}`, baseline: `${theirsMs.toFixed(1)} ${unit} (${theirsLabel})`, ratio: ratio.toFixed(2), target: target === undefined ? "" : `${higherIsBetter ? "≥" : "≤"} ${target}`, ok });
+  console.error(`  ${name}: ${ratio.toFixed(2)}× ${ok}`);
+}
+
+export function skip(name, reason) {
+  rows.push({ name, ours: "skipped", baseline: reason, ratio: "", target: "", ok: "" });
+  console.error(`  ${name}: skipped (${reason})`);
+}
+
+export function printTable() {
+  const cols = ["name", "ours", "baseline", "ratio", "target", "ok"];
+  const width = Object.fromEntries(cols.map((c) => [c, Math.max(c.length, ...rows.map((r) => String(r[c]).length))]));
+  const line = (r) => "| " + cols.map((c) => String(r[c]).padEnd(width[c])).join(" | ") + " |";
+  console.log(line(Object.fromEntries(cols.map((c) => [c, c]))));
+  console.log("| " + cols.map((c) => "-".repeat(width[c])).join(" | ") + " |");
+  for (const r of rows) console.log(line(r));
+}

@@ -1,0 +1,44 @@
+/** `moonexec run script.lua [args...]`: run a script; the exit code is the script's. */
+import { LuaScriptError, ScriptStop } from "../lua/host.js";
+import type { CliOptions } from "./args.js";
+import { openHost } from "./open-host.js";
+
+export async function runCommand(opts: CliOptions): Promise<number> {
+  const host = await openHost(opts);
+  if (typeof host === "number") return host;
+
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130); // second Ctrl-C: give up waiting for cleanup
+    host.interrupt();
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+
+  let code = 0;
+  try {
+    await host.runFile(opts.script!, opts.scriptArgs);
+  } catch (e) {
+    code = reportError(e);
+  } finally {
+    await host.dispose();
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+  return code;
+}
+
+/** Print a failed run to stderr; returns the exit code it stands for. */
+export function reportError(e: unknown): number {
+  if (e instanceof ScriptStop) {
+    if (e.kind !== "exit") process.stderr.write(`moonexec: ${e.message}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof LuaScriptError) {
+    process.stderr.write(`moonexec: ${e.message}\n${e.traceback ? e.traceback + "\n" : ""}`);
+    return 1;
+  }
+  process.stderr.write(`moonexec: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  return 1;
+}
