@@ -126,6 +126,13 @@ describe("CLI", () => {
     expect(r.stderr).toBe("to stderr");
   });
 
+  it("a script waiting on something that can never happen is stopped with a clear error", async () => {
+    const r = await runLua(prologue + `local p = sh:exec("true")\nrequire("task").select({p})\nprint("not reached")`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("the script waits for something that can never happen");
+    expect(r.stdout.toString()).toBe("");
+  });
+
   it("reports a missing script and bad flags clearly", async () => {
     const r = await runCli(["run", "/nonexistent/x.lua"]);
     expect(r.code).toBe(1);

@@ -15,6 +15,9 @@ export async function runCommand(opts: CliOptions): Promise<number> {
   };
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
+  // The event loop emptied while the script still waits: nothing can ever wake it.
+  const onStuck = () => host.stuck();
+  process.on("beforeExit", onStuck);
 
   let code = 0;
   try {
@@ -25,6 +28,7 @@ export async function runCommand(opts: CliOptions): Promise<number> {
     await host.dispose();
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
+    process.off("beforeExit", onStuck);
   }
   return code;
 }

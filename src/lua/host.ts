@@ -239,6 +239,11 @@ export class Host {
     }
   }
 
+  /** The script waits for something that can never happen (nothing left that could wake it). */
+  stuck(): void {
+    this.driver.stop(new ScriptStop("the script waits for something that can never happen (e.g. a process that was never started); stopped", 1, "interrupted"));
+  }
+
   /** Stop the running script (SIGINT): its current wait ends and it does not continue. */
   interrupt(): void {
     this.driver.stop(new ScriptStop("interrupted", 130, "interrupted"));
