@@ -28,6 +28,7 @@ export class OutputStream {
   private source: Readable | undefined;
   private paused = false;
   private wakeups: Array<() => void> = [];
+  private wakeScheduled = false;
   private readonly decoder: ChunkDecoder | undefined;
   /** Total bytes (after decoding) that entered the stream; for tests and benchmarks. */
   received = 0;
@@ -113,11 +114,20 @@ export class OutputStream {
     this.wake();
   }
 
+  /**
+   * Wake waiting readers on the next check phase, not at once: the rest of this poll phase
+   * can then deliver more chunks, so the script gets several per wake-up and most of its
+   * reads are answered without waiting (several times the throughput on a busy pipe).
+   */
   private wake(): void {
-    const w = this.wakeups;
-    if (w.length === 0) return;
-    this.wakeups = [];
-    for (const f of w) f();
+    if (this.wakeups.length === 0 || this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      const w = this.wakeups;
+      this.wakeups = [];
+      for (const f of w) f();
+    });
   }
 
   /** Let the source flow again (called when the script starts waiting, or after consumption). */
