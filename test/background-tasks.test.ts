@@ -1,19 +1,11 @@
 /** Background processes (issue 5) and the task API, on the native backend through the CLI and library. */
-import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { gone, running } from "./helpers/procs.js";
 import { Host } from "../src/index.js";
 import { runLua, tempDir, runCli } from "./helpers/cli.js";
 
 const prologue = `local exec = require("exec")\nlocal task = require("task")\nlocal sh = assert(exec.get("local:shell"))\n`;
 
-function running(marker: string): string[] {
-  const out = execFileSync("ps", ["-eo", "stat,args"], { encoding: "utf8" });
-  return out.split("\n").filter((l) => l.includes(marker) && !l.startsWith("Z") && !l.includes("ps -eo"));
-}
-async function gone(marker: string): Promise<string[]> {
-  for (let i = 0; i < 40 && running(marker).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-  return running(marker);
-}
 
 describe("tasks", () => {
   it("64 concurrent processes each writing 10 MB: every byte accounted for", async () => {

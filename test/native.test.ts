@@ -1,18 +1,8 @@
 /** Native executor specifics: process groups, no orphans after timeout, error or SIGINT. */
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { gone, running } from "./helpers/procs.js";
 import { BIN, runLua, tempDir } from "./helpers/cli.js";
-
-/** Processes whose command line contains `marker` (a unique sleep duration). */
-function running(marker: string): string[] {
-  const out = execFileSync("ps", ["-eo", "pid,stat,args"], { encoding: "utf8" });
-  return out.split("\n").filter((l) => l.includes(marker) && !l.includes("ps -eo") && !/\sZ/.test(l));
-}
-
-async function gone(marker: string): Promise<string[]> {
-  for (let i = 0; i < 40 && running(marker).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-  return running(marker);
-}
 
 const prologue = `local sh = assert(require("exec").get("local:shell"))\n`;
 
