@@ -49,7 +49,7 @@ for (const backend of allBackends()) {
       it(`passes ${size} random bytes through byte-exact`, async () => {
         const r = await runLua(
           lua(`
-            local p = assert(ex:exec({"sh", "-c", "head -c ${size} /dev/urandom > /tmp/mx.bin; sha256sum /tmp/mx.bin >&2; cat /tmp/mx.bin; rm -f /tmp/mx.bin"}))
+            local p = assert(ex:exec({"sh", "-c", "f=/tmp/mx.$$; head -c ${size} /dev/urandom > $f; sha256sum $f >&2; cat $f; rm -f $f"}))
             assert(p:start())
             local s = p:stdout_stream()
             while true do

@@ -48,6 +48,7 @@
 ---@field exit_code? integer
 ---@field signal? string
 ---@field timed_out? boolean
+---@field note? string Backend remark on how it ended, e.g. "container was OOM-killed (memory_limit reached)"
 
 ---@class exec
 local exec = {}

@@ -1,8 +1,10 @@
 /** Every executor kind the host knows. New backends register here. */
 import type { BackendKind } from "./contract.js";
 import { nativeKind } from "./native/kind.js";
+import { dockerKind } from "./docker/kind.js";
+import { incusKind } from "./incus/kind.js";
 
 export function builtinKinds(): Map<string, BackendKind> {
-  const kinds: BackendKind<any>[] = [nativeKind];
+  const kinds: BackendKind<any>[] = [nativeKind, dockerKind, incusKind];
   return new Map(kinds.map((k) => [k.kind, k]));
 }

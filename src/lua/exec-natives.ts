@@ -199,7 +199,7 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
 
     proc_info: (a) => {
       const p = proc(a);
-      return [{ pid: p.pid, tag: p.tag, state: p.state, background: p.background, exit_code: p.exit?.code, signal: p.exit?.signal, timed_out: p.exit?.timedOut }];
+      return [{ pid: p.pid, tag: p.tag, state: p.state, background: p.background, exit_code: p.exit?.code, signal: p.exit?.signal, timed_out: p.exit?.timedOut, note: p.exit?.note }];
     },
 
     stream_read: (a) => {

@@ -15,6 +15,7 @@ export type IncusEntry = Entry & {
   insecure_skip_verify?: boolean;
   user?: number;
   group?: number;
+  warm_sessions?: number;
 };
 
 export const DEFAULT_PROJECT = "default";
@@ -30,6 +31,7 @@ export const INCUS_FIELDS: Record<string, FieldType> = {
   insecure_skip_verify: "boolean",
   user: "integer",
   group: "integer",
+  warm_sessions: "integer",
 };
 
 const TLS_FIELDS = ["client_cert", "client_key", "server_cert", "server_fingerprint", "insecure_skip_verify"] as const;
@@ -48,6 +50,9 @@ export function validateIncusEntry(entry: IncusEntry, where: string): void {
   for (const f of ["user", "group"] as const) {
     const v = entry[f];
     if (v !== undefined && (v < 0 || v > UINT32_MAX)) fail(f, `must be a numeric id between 0 and ${UINT32_MAX}, got ${v}`);
+  }
+  if (entry.warm_sessions !== undefined && (entry.warm_sessions < 0 || entry.warm_sessions > 16)) {
+    fail("warm_sessions", `must be between 0 (off) and 16, got ${entry.warm_sessions}`);
   }
   let remote: ReturnType<typeof parseRemote>;
   try {

@@ -27,16 +27,53 @@ const NO_CWD = "nocwd";
 /** Variables the wrapper shell itself would add to the command's environment. */
 const SHELL_NOISE = ["SHLVL", "OLDPWD"];
 
-export function wrapArgv(argv: string[], cwd: string | undefined, env: Record<string, string>): string[] {
+/** The wrapper script: $1 = work dir ("" = the default), the rest = argv. */
+function wrapperScript(env: Record<string, string>): string {
   const noise = SHELL_NOISE.filter((v) => !(v in env));
   const unset = noise.length ? `unset ${noise.join(" ")}; ` : "";
-  const script =
-    `g=; read -r _ _ _ _ g _ 2>/dev/null </proc/$$/stat; ` +
+  return (
+    `__mx_g=; read -r _ _ _ _ __mx_g _ 2>/dev/null </proc/$$/stat; ` +
     `if [ -n "$1" ]; then cd "$1" 2>/dev/null || { printf '\\036moonexec ${NO_CWD}\\n' >&2; exit 126; }; fi; shift; ` +
     unset +
-    `if [ "$g" != "$$" ] && command -v setsid >/dev/null 2>&1; then printf '\\036moonexec %s g\\n' "$$" >&2; exec setsid -- "$@"; fi; ` +
-    `[ "$g" = "$$" ] && m=g || m=p; printf '\\036moonexec %s %s\\n' "$$" "$m" >&2; exec "$@"`;
-  return ["/bin/sh", "-c", script, "moonexec", cwd ?? "", ...argv];
+    `if [ "$__mx_g" != "$$" ] && command -v setsid >/dev/null 2>&1; then printf '\\036moonexec %s g\\n' "$$" >&2; exec setsid -- "$@"; fi; ` +
+    `[ "$__mx_g" = "$$" ] && __mx_m=g || __mx_m=p; printf '\\036moonexec %s %s\\n' "$$" "$__mx_m" >&2; exec "$@"`
+  );
+}
+
+/** argv for a command started directly under the wrapper. */
+export function wrapArgv(argv: string[], cwd: string | undefined, env: Record<string, string>): string[] {
+  return ["/bin/sh", "-c", wrapperScript(env), "moonexec", cwd ?? "", ...argv];
+}
+
+/**
+ * argv of a pre-started ("warm") session: a shell that waits for one line on stdin and
+ * evaluates it. `read` takes bytes up to the newline only, so whatever follows on stdin
+ * is the command's. EOF before a line ends the shell (an unused session).
+ */
+export function warmArgv(): string[] {
+  return ["/bin/sh", "-c", `__mx_n='\n'; IFS= read -r __mx_l || exit 0; eval "$__mx_l"`, "moonexec"];
+}
+
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MAX_LINE = 64 * 1024;
+
+/** Quote for sh, on one line: newlines become "$__mx_n" (set by the warm shell). */
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`).replace(/\n/g, `'"$__mx_n"'`)}'`;
+}
+
+/**
+ * The line a warm session evaluates to become the command: export the environment (on top
+ * of what Incus gave the session — the same variables it gives a fresh exec), then run the
+ * usual wrapper. undefined when the command cannot go this way (a variable name the shell
+ * cannot export, or a very long line): it then gets a fresh exec.
+ */
+export function warmLine(argv: string[], cwd: string | undefined, env: Record<string, string>): string | undefined {
+  const names = Object.keys(env);
+  if (names.some((n) => !SHELL_NAME.test(n))) return undefined;
+  const exports = names.length ? `export ${names.map((n) => shq(`${n}=${env[n]}`)).join(" ")}; ` : "";
+  const line = `${exports}set -- ${[cwd ?? "", ...argv].map(shq).join(" ")}; ${wrapperScript(env)}\n`;
+  return line.length > MAX_LINE ? undefined : line;
 }
 
 export type Marker = { kind: "pid"; pid: number; group: boolean } | { kind: "nocwd" } | { kind: "none" };

@@ -1,0 +1,268 @@
+/**
+ * The executor's container: created lazily at the first command, kept alive by the init
+ * (agent-script.ts) while moonexec holds its attach connection, removed on release.
+ * It also keeps the pool of idle agents and relays signals through the init.
+ */
+import type { Duplex } from "node:stream";
+import type Dockerode from "dockerode";
+import { ExecError } from "../../errors.js";
+import type { DockerEntry } from "./entry.js";
+import { createOptions } from "./create-options.js";
+import { FrameDemux } from "./demux.js";
+import { daemonMessage, dockerError, statusOf } from "./errors.js";
+import { Agent } from "./agent.js";
+
+/** Idle agents kept for reuse; more are retired. */
+const MAX_IDLE_AGENTS = 4;
+
+export class ExecutorContainer {
+  private ready: Promise<Dockerode.Container> | undefined;
+  private container: Dockerode.Container | undefined;
+  private attach: Duplex | undefined;
+  private replies: Array<(status: number) => void> = [];
+  private replyLine = "";
+  private idle: Agent[] = [];
+  private readonly agents = new Set<Agent>();
+  private released = false;
+  private gone: string | undefined;
+
+  constructor(
+    private readonly docker: Dockerode,
+    private readonly entry: DockerEntry,
+    private readonly hostUrl: string,
+  ) {}
+
+  /** Create, attach and start the container once. */
+  private ensure(): Promise<Dockerode.Container> {
+    if (this.released) return Promise.reject(new ExecError("CLOSED", `executor ${this.entry.id} was released`));
+    this.ready ??= this.create();
+    return this.ready;
+  }
+
+  private async create(): Promise<Dockerode.Container> {
+    let container: Dockerode.Container;
+    try {
+      container = await this.docker.createContainer(createOptions(this.entry));
+    } catch (e) {
+      throw this.createError(e);
+    }
+    this.container = container;
+    try {
+      // Attach before start: the init's stdin is this connection (see INIT_SCRIPT).
+      const socket = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+      this.attach = socket;
+      const demux = new FrameDemux(
+        (stream, piece) => this.onInitOutput(stream, piece),
+        () => this.onInitGone(),
+      );
+      socket.on("error", () => this.onInitGone());
+      socket.on("close", () => this.onInitGone());
+      socket.pipe(demux);
+      await container.start();
+    } catch (e) {
+      await this.remove().catch(() => {});
+      if (/executable file not found|no such file or directory/i.test(daemonMessage(e))) throw noShell(this.entry, daemonMessage(e));
+      throw dockerError(e, this.hostUrl, "starting the container");
+    }
+    if (this.released) {
+      await this.remove().catch(() => {});
+      throw new ExecError("CLOSED", `executor ${this.entry.id} was released`);
+    }
+    return container;
+  }
+
+  private createError(e: unknown): ExecError {
+    const status = statusOf(e);
+    const msg = daemonMessage(e);
+    if (status === 404 && /image/i.test(msg)) return imageMissing(this.entry, this.hostUrl);
+    return dockerError(e, this.hostUrl, `creating a container from ${this.entry.image}`);
+  }
+
+  /** The container stopped or was removed (its init's connection ended). */
+  get isGone(): boolean {
+    return this.gone !== undefined;
+  }
+
+  /**
+   * After a connection ended unexpectedly: is the container gone (stopped, being removed)?
+   * Asks the daemon for up to a second, as a removal shows up in its state a moment later.
+   */
+  async checkGone(): Promise<boolean> {
+    const container = this.container;
+    for (let i = 0; i < 10 && container && !this.gone; i++) {
+      try {
+        const st = (await container.inspect()).State;
+        if (!st?.Running || st.Dead || st.Status === "removing" || st.Status === "exited" || st.Status === "dead") this.markGone();
+      } catch (e) {
+        if (statusOf(e) === 404) this.markGone();
+        else break;
+      }
+      if (!this.gone) await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.gone !== undefined;
+  }
+
+  private markGone(): void {
+    this.gone ??= this.released ? `executor ${this.entry.id} was released` : `the container of executor ${this.entry.id} stopped`;
+  }
+
+  get id(): string | undefined {
+    return this.container?.id;
+  }
+
+  /** An agent ready for a command: an idle one, else a new `docker exec`. */
+  async acquire(): Promise<Agent> {
+    const container = await this.ensure();
+    if (this.gone) throw new ExecError("UNAVAILABLE", this.gone);
+    for (;;) {
+      const agent = this.idle.pop();
+      if (!agent) break;
+      if (agent.reusable) return agent;
+      this.drop(agent);
+    }
+    let agent: Agent;
+    try {
+      agent = await Agent.start(container);
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 409 || status === 404 || /stopped state|is not running|no such container/i.test(daemonMessage(e))) {
+        this.markGone();
+        throw new ExecError("UNAVAILABLE", this.gone!);
+      }
+      throw dockerError(e, this.hostUrl, "starting a command (docker exec)");
+    }
+    this.agents.add(agent);
+    if (this.released) {
+      this.drop(agent);
+      throw new ExecError("CLOSED", `executor ${this.entry.id} was released`);
+    }
+    return agent;
+  }
+
+  /** Hand an agent back after its command ended. */
+  giveBack(agent: Agent, reuse: boolean): void {
+    if (reuse && agent.reusable && !this.released && this.idle.length < MAX_IDLE_AGENTS) this.idle.push(agent);
+    else this.drop(agent);
+  }
+
+  private drop(agent: Agent): void {
+    agent.retire();
+    this.agents.delete(agent);
+  }
+
+  /** kill -SIGNO TARGET inside the container (TARGET = -PGID for a group); resolves with kill's status. */
+  signal(signo: number, target: number): Promise<number> {
+    const socket = this.attach;
+    if (!socket || this.gone || socket.destroyed) return Promise.resolve(1);
+    if (!Number.isInteger(target) || Math.abs(target) < 2) return Promise.reject(new ExecError("INTERNAL", `refusing to signal ${target}`));
+    return new Promise((resolve) => {
+      this.replies.push(resolve);
+      socket.write(`${signo} ${target}\n`);
+    });
+  }
+
+  private onInitOutput(stream: number, piece: Buffer): undefined {
+    if (stream !== 1) return undefined;
+    this.replyLine += piece.toString("latin1");
+    let nl: number;
+    while ((nl = this.replyLine.indexOf("\n")) >= 0) {
+      const line = this.replyLine.slice(0, nl);
+      this.replyLine = this.replyLine.slice(nl + 1);
+      this.replies.shift()?.(Number(line));
+    }
+    return undefined;
+  }
+
+  private onInitGone(): void {
+    this.markGone();
+    const waiting = this.replies;
+    this.replies = [];
+    for (const resolve of waiting) resolve(1);
+  }
+
+  /** Did the container's cgroup run out of memory (an "oom" event) since `sinceMs`? */
+  async oomSince(sinceMs: number): Promise<boolean> {
+    const id = this.container?.id;
+    if (!id) return false;
+    try {
+      const stream = (await this.docker.getEvents({
+        // The daemon takes fractional seconds. `until` slightly ahead: the oom event may be
+        // recorded just after the exit was seen; the daemon holds the answer until then.
+        since: ((sinceMs - 1000) / 1000).toFixed(3) as unknown as number,
+        until: ((Date.now() + 300) / 1000).toFixed(3) as unknown as number,
+        filters: JSON.stringify({ container: [id], event: ["oom"] }),
+      })) as unknown as NodeJS.ReadableStream;
+      let text = "";
+      stream.on("data", (b: Buffer) => (text += b.toString()));
+      await new Promise<void>((resolve) => {
+        stream.on("end", () => resolve());
+        stream.on("error", () => resolve());
+      });
+      return text.includes('"oom"');
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stop everything: agents, the init, the container. With auto_remove (the default) the
+   * container is removed; with auto_remove: false it is stopped and kept.
+   */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    const ready = this.ready;
+    if (!ready) return;
+    await ready.catch(() => {});
+    await this.remove();
+  }
+
+  private async remove(): Promise<void> {
+    for (const agent of this.agents) agent.retire();
+    this.agents.clear();
+    this.idle = [];
+    const container = this.container;
+    if (!container) return;
+    if (this.entry.auto_remove === false) {
+      // Ending the attach connection ends the init: the container stops (and everything in
+      // it dies) but is kept, as asked.
+      this.attach?.end();
+      const stopped = await within(container.wait({ condition: "not-running" }), 3000);
+      if (!stopped) await container.kill().catch(() => {});
+      this.attach?.destroy();
+      return;
+    }
+    try {
+      await container.remove({ force: true, v: true });
+    } catch (e) {
+      // 409: AutoRemove is already removing it (the init ended); 404: already gone.
+      const status = statusOf(e);
+      if (status === 409) await within(container.wait({ condition: "removed" }), 10_000);
+      else if (status !== 404) throw dockerError(e, this.hostUrl, `removing container ${container.id.slice(0, 12)}`);
+    } finally {
+      this.attach?.destroy();
+    }
+  }
+}
+
+export function imageMissing(entry: DockerEntry, hostUrl: string): ExecError {
+  return new ExecError(
+    "NOT_FOUND",
+    `image ${entry.image} is not present on the docker daemon at ${hostUrl}; moonexec never pulls on its own: run \`docker pull ${entry.image}\` or set \`pull: true\` in ${entry.where}`,
+  );
+}
+
+export function noShell(entry: DockerEntry, detail: string): ExecError {
+  return new ExecError("NOT_FOUND", `image ${entry.image} has no usable sh: the docker backend runs its init and every command through sh (the image needs sh, cat and mkfifo): ${detail}`);
+}
+
+/** true when `p` settles within `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true as const, () => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

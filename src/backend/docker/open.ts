@@ -1,0 +1,79 @@
+/** Opening and probing Docker executors (loaded on first use: dockerode is heavy to import). */
+import type Dockerode from "dockerode";
+import { ExecError } from "../../errors.js";
+import type { ExecutorBackend, ProbeResult } from "../contract.js";
+import { connect, entryHost, parseHost, type DockerHost } from "./client.js";
+import type { DockerEntry } from "./entry.js";
+import { ExecutorContainer, imageMissing } from "./container.js";
+import { daemonMessage, dockerError, statusOf } from "./errors.js";
+import { startDocker } from "./docker-command.js";
+
+function hostOf(entry: DockerEntry): DockerHost {
+  const host = parseHost(entryHost(entry.host));
+  if (typeof host === "string") throw new ExecError("INVALID", `${entry.where}: field 'host' ${host}`);
+  return host;
+}
+
+/** The image must be there; with `pull: true` it is pulled when missing. */
+async function ensureImage(docker: Dockerode, entry: DockerEntry, host: DockerHost): Promise<void> {
+  try {
+    await docker.getImage(entry.image).inspect();
+    return;
+  } catch (e) {
+    if (statusOf(e) !== 404) throw dockerError(e, host.url, `looking up image ${entry.image}`);
+  }
+  if (!entry.pull) throw imageMissing(entry, host.url);
+  await pull(docker, entry, host);
+}
+
+async function pull(docker: Dockerode, entry: DockerEntry, host: DockerHost): Promise<void> {
+  try {
+    const stream = await docker.pull(entry.image);
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(stream, (err: Error | null, events: Array<{ error?: string }>) => {
+        const failed = events?.find((ev) => ev.error);
+        if (err) reject(err);
+        else if (failed) reject(new Error(failed.error));
+        else resolve();
+      });
+    });
+  } catch (e) {
+    const base = dockerError(e, host.url, `pulling image ${entry.image} (pull: true)`);
+    throw new ExecError(base.kind === "INTERNAL" ? "UNAVAILABLE" : base.kind, base.message);
+  }
+}
+
+export async function openDocker(entry: DockerEntry): Promise<ExecutorBackend> {
+  const host = hostOf(entry);
+  const docker = connect(host);
+  await ensureImage(docker, entry, host);
+  const container = new ExecutorContainer(docker, entry, host.url);
+  return {
+    spawn: (spec) => startDocker(container, entry, spec),
+    release: () => container.release(),
+  };
+}
+
+export async function probeDocker(entry: DockerEntry): Promise<ProbeResult> {
+  const host = hostOf(entry);
+  const docker = connect(host);
+  const lines: string[] = [];
+  try {
+    const v = await docker.version();
+    lines.push(`docker daemon at ${host.url} reachable (server ${v.Version}, API ${v.ApiVersion})`);
+  } catch (e) {
+    return { ok: false, lines: [dockerError(e, host.url, "connecting").message] };
+  }
+  try {
+    await docker.getImage(entry.image).inspect();
+    lines.push(`image ${entry.image} present`);
+  } catch (e) {
+    if (statusOf(e) === 404) {
+      lines.push(entry.pull ? `image ${entry.image} missing (will be pulled: pull: true)` : `image ${entry.image} missing: run \`docker pull ${entry.image}\` or set pull: true`);
+      return { ok: !!entry.pull, lines };
+    }
+    lines.push(`image ${entry.image}: ${daemonMessage(e)}`);
+    return { ok: false, lines };
+  }
+  return { ok: true, lines };
+}

@@ -1,0 +1,336 @@
+/**
+ * A command running in an Incus instance: one exec operation (wait-for-websocket, not
+ * interactive) with websockets for stdin, stdout, stderr and control.
+ *
+ * Start: POST exec, then at once and in parallel connect the four websockets (the server
+ * runs the command when 0, 1 and 2 are connected and gives up after a few seconds) and
+ * long-poll the operation's /wait (finished operations vanish after a few seconds).
+ * spawn() resolves when the sockets are open and the wrapper reported the pid.
+ *
+ * Exit: the operation's metadata.return, reported only after both output streams ended
+ * (their empty text frame), so no output arrives after wait() returns. Incus reports a
+ * signal death as 128+N; it counts as a signal when N is a signal this command was sent.
+ *
+ * Signals: to the process group via a helper exec (`kill -N -PGID`, see wrapper.ts) when
+ * the wrapper made one; else (or when the helper fails) via the control socket, which
+ * reaches the exec'd process only. SIGKILL goes both ways at once.
+ */
+import { finished } from "node:stream/promises";
+import WebSocket from "ws";
+import { ExecError } from "../../errors.js";
+import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
+import { signalName } from "../../process/signals.js";
+import type { IncusClient } from "./client.js";
+import { apiError, transportError } from "./errors.js";
+import type { GroupKiller } from "./group-killer.js";
+import { operationId, waitOperation, type OperationResult } from "./operation.js";
+import { MarkerParser, warmArgv, wrapArgv, type Marker } from "./wrapper.js";
+import { WsOutput } from "./ws-output.js";
+
+export interface IncusExecContext {
+  client: IncusClient;
+  instance: string;
+  project: string;
+  user?: number;
+  group?: number;
+  /** Start commands under the wrapper (false when the instance has no /bin/sh). */
+  wrap: boolean;
+  killer: GroupKiller;
+}
+
+const FDS = ["0", "1", "2", "control"] as const;
+type Fd = (typeof FDS)[number];
+const STDIN_FRAME = 1024 * 1024;
+const DISPOSE_WAIT_MS = 5000;
+
+/** The POST body of an exec (wait-for-websocket, not interactive). */
+function execBody(ctx: IncusExecContext, command: string[], env: Record<string, string>, cwd: string | undefined): Record<string, unknown> {
+  const body: Record<string, unknown> = { command, environment: env, "wait-for-websocket": true, interactive: false };
+  if (cwd !== undefined) body.cwd = cwd;
+  if (ctx.user !== undefined) body.user = ctx.user;
+  if (ctx.group !== undefined) body.group = ctx.group;
+  return body;
+}
+
+async function postExec(ctx: IncusExecContext, body: Record<string, unknown>, what: string): Promise<IncusCommand> {
+  const env = await ctx.client.call("POST", `/1.0/instances/${encodeURIComponent(ctx.instance)}/exec`, what, { body });
+  const fds = (env.metadata?.metadata?.fds ?? {}) as Partial<Record<Fd, string>>;
+  return new IncusCommand(ctx, operationId(env), fds, what);
+}
+
+function describe(ctx: IncusExecContext, argv0: string | undefined): string {
+  return `exec of '${argv0 ?? "a warm session"}' in instance '${ctx.instance}' (project '${ctx.project}')`;
+}
+
+/** A command in a new exec operation of its own. */
+export async function startIncusCommand(ctx: IncusExecContext, spec: CommandSpec): Promise<IncusCommand> {
+  const what = describe(ctx, spec.argv[0]);
+  const command = ctx.wrap ? wrapArgv(spec.argv, spec.cwd, spec.env) : spec.argv;
+  const cmd = await postExec(ctx, execBody(ctx, command, spec.env, spec.cwd), what);
+  cmd.bind(spec);
+  await cmd.started();
+  return cmd;
+}
+
+/**
+ * A warm session: an exec operation whose shell waits for its command on stdin (see
+ * wrapper.ts). Resolves once its websockets are open; give it a command with run().
+ */
+export async function startWarmSession(ctx: IncusExecContext): Promise<IncusCommand> {
+  const cmd = await postExec(ctx, execBody(ctx, warmArgv(), {}, undefined), describe(ctx, undefined));
+  try {
+    await cmd.connected;
+  } catch (e) {
+    await cmd.dispose();
+    throw e;
+  }
+  return cmd;
+}
+
+type OpOutcome = { op: OperationResult } | { error: unknown };
+
+export class IncusCommand implements RunningCommand {
+  readonly stdout: WsOutput;
+  readonly stderr: WsOutput;
+  readonly exited: Promise<ExitInfo>;
+  /** All four websockets are open: the command (or warm shell) runs. */
+  readonly connected: Promise<void>;
+  private readonly markerSeen: Promise<void>;
+  private readonly outcome: Promise<OpOutcome>;
+  private readonly sockets: Record<Fd, WebSocket>;
+  private readonly waitAbort = new AbortController();
+  private marker: Marker | undefined;
+  private spec: CommandSpec | undefined;
+  private ready: Promise<void> | undefined;
+  private readonly sent = new Set<number>();
+  private stdinClosed = false;
+  private done = false;
+  private disposing: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: IncusExecContext,
+    readonly operation: string,
+    fds: Partial<Record<Fd, string>>,
+    private what: string,
+  ) {
+    const client = ctx.client;
+    // 1. The operation wait, started before anything can finish.
+    this.outcome = waitOperation(client, operation, what, this.waitAbort.signal).then(
+      (op) => ({ op }),
+      (error) => ({ error }),
+    );
+    // 2. All websockets at once.
+    const sockets = {} as Record<Fd, WebSocket>;
+    const opened: Promise<void>[] = [];
+    for (const fd of FDS) {
+      const secret = fds[fd];
+      if (secret === undefined) throw new ExecError("INTERNAL", `${what}: Incus gave no websocket for fd ${fd}`);
+      const ws = client.websocket(operation, secret);
+      sockets[fd] = ws;
+      const open = this.whenOpen(ws, fd);
+      // The command starts once 0, 1 and 2 are connected. Control is optional for the
+      // server: a quick command can end before it connects ("Only running operations can
+      // be connected"), which is no failure.
+      if (fd === "control") open.catch(() => {});
+      else opened.push(open);
+    }
+    this.sockets = sockets;
+    this.connected = Promise.all(opened).then(() => {});
+    this.connected.catch(() => {});
+    let settleMarker!: () => void;
+    this.markerSeen = new Promise<void>((resolve) => (settleMarker = resolve));
+    const parser = ctx.wrap
+      ? new MarkerParser((m) => {
+          this.marker = m;
+          settleMarker();
+        })
+      : undefined;
+    if (!parser) settleMarker();
+    this.stdout = new WsOutput(sockets["1"]);
+    this.stderr = new WsOutput(sockets["2"], parser);
+
+    this.exited = this.outcome.then(async (o) => {
+      if ("error" in o) {
+        // The operation is lost (daemon gone, connection dropped): end the streams.
+        this.stdout.destroy();
+        this.stderr.destroy();
+      }
+      await Promise.all([finished(this.stdout).catch(() => {}), finished(this.stderr).catch(() => {})]);
+      this.done = true;
+      this.closeSockets();
+      return this.exitInfo(o);
+    });
+  }
+
+  /** The command this session runs (for messages). */
+  bind(spec: CommandSpec): void {
+    this.spec = spec;
+    this.what = describe(this.ctx, spec.argv[0]);
+  }
+
+  /** Ended already (a warm session that died idle)? */
+  get isDone(): boolean {
+    return this.done || this.disposing !== undefined;
+  }
+
+  /**
+   * Resolves when the command runs: sockets open and the wrapper's marker seen (or the
+   * operation over). On failure the session is disposed and the error thrown.
+   */
+  started(): Promise<void> {
+    this.ready ??= this.connected
+      .then(() => Promise.race([this.markerSeen, this.outcome]))
+      .then(() => {
+        if (this.marker?.kind === "nocwd") {
+          throw new ExecError("NOT_FOUND", `work_dir ${this.spec?.cwd} does not exist in instance '${this.ctx.instance}'`);
+        }
+      })
+      .catch(async (e) => {
+        // Nobody will read these streams: let them drain so the command can end.
+        this.stdout.resume();
+        this.stderr.resume();
+        await this.dispose();
+        throw e;
+      });
+    return this.ready;
+  }
+
+  /** Turn a warm session into `spec`: send the line its shell evaluates, then wait as started() does. */
+  async run(spec: CommandSpec, line: string): Promise<void> {
+    this.bind(spec);
+    await this.writeStdin(Buffer.from(line, "utf8"));
+    await this.started();
+  }
+
+  get pid(): number | undefined {
+    return this.marker?.kind === "pid" ? this.marker.pid : undefined;
+  }
+
+  private exitInfo(o: OpOutcome): ExitInfo {
+    if ("error" in o) {
+      const err = o.error instanceof Error ? o.error.message : String(o.error);
+      return { code: -1, note: `${this.what}: lost the operation: ${err}` };
+    }
+    const ret = o.op.metadata?.return;
+    if (typeof ret !== "number") return { code: -1, note: `${this.what}: ${o.op.err || `operation ended ${o.op.status} without an exit code`}` };
+    if (ret > 128 && this.sent.has(ret - 128)) return { code: ret, signal: signalName(ret - 128) };
+    return { code: ret };
+  }
+
+  private whenOpen(ws: WebSocket, fd: Fd): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let status = 0;
+      ws.once("unexpected-response", (_req, res) => {
+        status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          let msg = Buffer.concat(chunks).toString("utf8");
+          try {
+            msg = (JSON.parse(msg) as { error?: string }).error ?? msg;
+          } catch {
+            /* plain text */
+          }
+          reject(apiError(status, msg, this.ctx.client.remote, `${this.what}: websocket ${fd}`));
+          ws.terminate();
+        });
+      });
+      ws.once("open", () => resolve());
+      ws.on("error", (e) => {
+        if (ws.readyState !== WebSocket.OPEN && status === 0) reject(transportError(e, this.ctx.client.remote));
+      });
+    });
+  }
+
+  writeStdin(data: Uint8Array): Promise<void> {
+    const ws = this.sockets["0"];
+    if (this.stdinClosed) return Promise.reject(new ExecError("CLOSED", "stdin is closed"));
+    if (ws.readyState !== WebSocket.OPEN) return Promise.reject(new ExecError("CLOSED", "stdin is closed: the command has ended"));
+    if (data.length === 0) return Promise.resolve();
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    return new Promise((resolve, reject) => {
+      for (let off = 0; off < buf.length; off += STDIN_FRAME) {
+        const last = off + STDIN_FRAME >= buf.length;
+        // Binary frames only: a text frame would mean EOF to the server.
+        ws.send(buf.subarray(off, off + STDIN_FRAME), { binary: true }, (err) => {
+          if (err) reject(new ExecError("CLOSED", `stdin: ${err.message}`));
+          else if (last) resolve();
+        });
+      }
+    });
+  }
+
+  async closeStdin(): Promise<void> {
+    if (this.stdinClosed) return;
+    this.stdinClosed = true;
+    const ws = this.sockets["0"];
+    if (ws.readyState === WebSocket.OPEN) ws.send("", { binary: false }); // empty text frame = EOF
+  }
+
+  private sendControl(signo: number): boolean {
+    const ws = this.sockets.control;
+    if (ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify({ command: "signal", signal: signo }));
+    return true;
+  }
+
+  async signal(signo: number): Promise<void> {
+    if (this.done) return;
+    await this.ready?.catch(() => {});
+    if (this.done) return;
+    this.sent.add(signo);
+    const m = this.marker;
+    if (m?.kind === "pid" && m.group) {
+      if (signo === 9) this.sendControl(9); // the leader at once; the helper gets the rest of the tree
+      try {
+        await this.ctx.killer.kill(m.pid, signo);
+        return;
+      } catch {
+        /* no kill in the instance: the control socket is all we have */
+      }
+      if (signo === 9) return;
+    }
+    if (!this.sendControl(signo) && !this.done) {
+      throw new ExecError("CLOSED", `cannot signal ${this.spec?.argv[0]}: its control connection is closed`);
+    }
+  }
+
+  dispose(): Promise<void> {
+    this.disposing ??= this.teardown();
+    return this.disposing;
+  }
+
+  private async teardown(): Promise<void> {
+    await this.connected.catch(() => {});
+    if (this.ready === undefined) {
+      // A warm session never used: nobody reads its streams; let them drain.
+      this.stdout.resume();
+      this.stderr.resume();
+    }
+    const alive = !this.done;
+    if (alive) {
+      this.sent.add(9);
+      // Without a control connection, closing the sockets makes the server SIGKILL the command.
+      if (!this.sendControl(9)) this.closeSockets();
+    }
+    const m = this.marker;
+    // Also after a normal exit: background children of the command may still run.
+    if (m?.kind === "pid" && m.group) await this.ctx.killer.kill(m.pid, 9).catch(() => {});
+    if (alive) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, DISPOSE_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    this.closeSockets();
+    this.waitAbort.abort();
+    if (!this.stdout.complete) this.stdout.destroy();
+    if (!this.stderr.complete) this.stderr.destroy();
+  }
+
+  private closeSockets(): void {
+    for (const fd of FDS) {
+      const ws = this.sockets[fd];
+      if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.terminate();
+    }
+  }
+}
