@@ -3,7 +3,7 @@ import { posix } from "node:path";
 import { ConfigError } from "../../errors.js";
 import type { Entry } from "../../config/entry.js";
 import type { FieldType } from "../contract.js";
-import { entryHost, parseHost } from "./client.js";
+import { entryHost, parseHost } from "./host-url.js";
 
 export interface DockerEntry extends Entry {
   image: string;

@@ -2,7 +2,8 @@
 import type Dockerode from "dockerode";
 import { ExecError } from "../../errors.js";
 import type { ExecutorBackend, ProbeResult } from "../contract.js";
-import { connect, entryHost, parseHost, type DockerHost } from "./client.js";
+import { connect } from "./client.js";
+import { entryHost, parseHost, type DockerHost } from "./host-url.js";
 import type { DockerEntry } from "./entry.js";
 import { ExecutorContainer, imageMissing } from "./container.js";
 import { daemonMessage, dockerError, statusOf } from "./errors.js";
