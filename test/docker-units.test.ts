@@ -8,7 +8,7 @@ import { MarkerScanner } from "../src/backend/docker/marker.js";
 import { OutputPipe } from "../src/backend/docker/output-pipe.js";
 import { AGENT_SCRIPT, commandCode, shQuote } from "../src/backend/docker/agent-script.js";
 import { parseVolume } from "../src/backend/docker/entry.js";
-import { parseHost } from "../src/backend/docker/client.js";
+import { parseHost } from "../src/backend/docker/host-url.js";
 import { workDirIsContainerDefault } from "../src/backend/docker/create-options.js";
 
 function frame(stream: number, payload: Buffer): Buffer {
