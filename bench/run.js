@@ -4,10 +4,11 @@ import { benchNative } from "./native.js";
 import { benchStartup } from "./startup.js";
 import { benchDocker } from "./docker.js";
 import { benchIncus } from "./incus.js";
+import { benchMemory } from "./memory.js";
 import { printTable } from "./lib.js";
 
 const only = process.argv[2];
-const suites = { startup: benchStartup, native: benchNative, docker: benchDocker, incus: benchIncus };
+const suites = { startup: benchStartup, native: benchNative, memory: benchMemory, docker: benchDocker, incus: benchIncus };
 for (const [name, fn] of Object.entries(suites)) {
   if (only && only !== name) continue;
   console.error(`== ${name}`);
