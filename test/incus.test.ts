@@ -91,24 +91,35 @@ describeBackend(incusUnix, () => {
   });
 
   it("passes default_env merged with opts.env, and nothing of the host's environment", async () => {
+    // Twice: the first command gets a fresh exec, the second a warm session; both see the same.
     const r = await runLua(
       lua(`
-        local p = assert(ex:exec("env", {env = {B = "from opts", C = "x y\\nz"}})); assert(p:start())
-        io.write(p:stdout_stream():read_all())`),
+        for i = 1, 2 do
+          local p = assert(ex:exec("env", {env = {B = "from opts", C = "x y\\nz'q", ["odd-name"] = "kept", ["with space"] = "too"}})); assert(p:start())
+          io.write(p:stdout_stream():read_all(), "\\0")
+        end`),
       { config: incusConfig(`instance: ${E.instance}`, "default_env:", "  A: from default", "  B: overridden") },
     );
-    const env = Object.fromEntries(
-      r.stdout
-        .toString()
-        .split(/\n(?=[A-Za-z_]+=)/)
-        .map((l) => [l.split("=")[0], l.slice(l.indexOf("=") + 1).replace(/\n$/, "")]),
-    );
+    expect(r.stderr).toBe("");
+    const runs = r.stdout.toString().split("\0").slice(0, 2);
+    const parse = (out: string) =>
+      Object.fromEntries(
+        out
+          .split(/\n(?=[A-Za-z_][^=\n]*=)/)
+          .map((l) => [l.split("=")[0], l.slice(l.indexOf("=") + 1).replace(/\n$/, "")]),
+      );
+    const [first, second] = runs.map(parse);
+    expect(second).toEqual(first);
+    const env = first!;
     expect(env.A).toBe("from default");
     expect(env.B).toBe("from opts");
-    expect(env.C).toBe("x y\nz");
+    expect(env.C).toBe("x y\nz'q");
+    expect(env["odd-name"]).toBe("kept");
+    expect(env["with space"]).toBe("too");
     expect(env.PATH).toBeDefined(); // Incus's default PATH
     expect(env.SHLVL).toBeUndefined(); // nothing of the start wrapper
     expect(env.OLDPWD).toBeUndefined();
+    expect(Object.keys(env).filter((k) => k.startsWith("__mx"))).toEqual([]);
     expect(env.VITEST).toBeUndefined(); // nothing of the host
   });
 
@@ -314,6 +325,29 @@ describeBackend(incusUnix, () => {
       { config },
     );
     expect(r.stdout.toString()).toBe("done");
+  });
+
+  it("runs examples/incus.lua as documented", async () => {
+    const r = await runCli(["run", "--config", "examples/incus.yaml", "examples/incus.lua"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString("utf8")).toBe(
+      [
+        "hostname: moonexec",
+        "cwd: /tmp",
+        "env: hello from the instance",
+        "work_dir: /etc",
+        "missing command: exit 127",
+        "sorted: apple, fig, pear",
+        "stat: 640 1000:1000 18 bytes",
+        "pulled: moonexec was here",
+        "cp949: 한글",
+        "timeout: exit 137, TIMEOUT",
+        "signal: exit 143 (SIGTERM)",
+        "https: uid=65534(nobody) gid=65534(nogroup)",
+        "",
+      ].join("\n"),
+    );
   });
 
   describeProject();

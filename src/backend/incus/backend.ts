@@ -5,7 +5,7 @@ import type { IncusClient } from "./client.js";
 import { GroupKiller } from "./group-killer.js";
 import { startIncusCommand, type IncusCommand, type IncusExecContext } from "./incus-command.js";
 import { WarmPool } from "./warm-pool.js";
-import { warmLine } from "./wrapper.js";
+import { newToken, warmLine } from "./wrapper.js";
 import { pullFile, pushFile, type PushOptions } from "./files.js";
 import { runOneShot } from "./operation.js";
 
@@ -46,12 +46,14 @@ export class IncusBackend implements ExecutorBackend {
 
   /** Run `spec` in a warm session when there is one; undefined = start it the normal way. */
   private async startWarm(spec: CommandSpec): Promise<IncusCommand | undefined> {
-    const line = this.ctx.wrap ? warmLine(spec.argv, spec.cwd, spec.env) : undefined;
+    if (!this.ctx.wrap) return undefined;
+    const token = newToken();
+    const line = warmLine(spec.argv, spec.cwd, spec.env, token);
     if (line === undefined) return undefined;
     const session = await this.pool.take();
     if (!session) return undefined;
     try {
-      await session.run(spec, line);
+      await session.run(spec, line, token);
       return session;
     } catch (e) {
       // A missing work_dir is the command's error; anything else means the session died.

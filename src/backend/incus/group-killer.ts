@@ -15,9 +15,10 @@ export class GroupKiller {
       const pgids = new Set<number>();
       const done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
         this.batch.delete(signo);
-        const targets = [...pgids].map((p) => `-${p}`).join(" ");
+        // The group; else the pid alone (the wrapper may not have reached setsid yet).
         // A group that is gone already is fine: exit 0 whatever kill says.
-        const code = await this.run(["/bin/sh", "-c", `kill -${signo} ${targets} 2>/dev/null; exit 0`]);
+        const script = `for p in ${[...pgids].join(" ")}; do kill -${signo} -$p 2>/dev/null || kill -${signo} $p 2>/dev/null; done; exit 0`;
+        const code = await this.run(["/bin/sh", "-c", script]);
         if (code !== 0) throw new Error(`group kill helper exited with ${code}`);
       });
       entry = { pgids, done };

@@ -23,8 +23,8 @@ import { signalName } from "../../process/signals.js";
 import type { IncusClient } from "./client.js";
 import { apiError, transportError } from "./errors.js";
 import type { GroupKiller } from "./group-killer.js";
-import { operationId, waitOperation, type OperationResult } from "./operation.js";
-import { MarkerParser, warmArgv, wrapArgv, type Marker } from "./wrapper.js";
+import { operationId, runOneShot, waitOperation, type OperationResult } from "./operation.js";
+import { ACK_SIGNALS, MarkerParser, newToken, TokenFilter, warmArgv, wrapArgv, type Marker, type TokenRecord } from "./wrapper.js";
 import { WsOutput } from "./ws-output.js";
 
 export interface IncusExecContext {
@@ -65,9 +65,10 @@ function describe(ctx: IncusExecContext, argv0: string | undefined): string {
 /** A command in a new exec operation of its own. */
 export async function startIncusCommand(ctx: IncusExecContext, spec: CommandSpec): Promise<IncusCommand> {
   const what = describe(ctx, spec.argv[0]);
-  const command = ctx.wrap ? wrapArgv(spec.argv, spec.cwd, spec.env) : spec.argv;
+  const token = ctx.wrap ? newToken() : undefined;
+  const command = token !== undefined ? wrapArgv(spec.argv, spec.cwd, spec.env, token) : spec.argv;
   const cmd = await postExec(ctx, execBody(ctx, command, spec.env, spec.cwd), what);
-  cmd.bind(spec);
+  cmd.bind(spec, token);
   await cmd.started();
   return cmd;
 }
@@ -100,6 +101,11 @@ export class IncusCommand implements RunningCommand {
   private readonly sockets: Record<Fd, WebSocket>;
   private readonly waitAbort = new AbortController();
   private marker: Marker | undefined;
+  private childPid: number | undefined;
+  private readonly childSeen: Promise<void>;
+  private settleChild!: () => void;
+  private readonly outputEnded = { out: false, err: false };
+  private acked = false;
   private spec: CommandSpec | undefined;
   private ready: Promise<void> | undefined;
   private readonly sent = new Set<number>();
@@ -139,15 +145,20 @@ export class IncusCommand implements RunningCommand {
     this.connected.catch(() => {});
     let settleMarker!: () => void;
     this.markerSeen = new Promise<void>((resolve) => (settleMarker = resolve));
-    const parser = ctx.wrap
-      ? new MarkerParser((m) => {
+    this.childSeen = new Promise<void>((resolve) => (this.settleChild = resolve));
+    this.stdout = new WsOutput(sockets["1"]);
+    this.stderr = new WsOutput(sockets["2"]);
+    if (ctx.wrap) {
+      this.stderr.addFilter(
+        new MarkerParser((m) => {
           this.marker = m;
           settleMarker();
-        })
-      : undefined;
-    if (!parser) settleMarker();
-    this.stdout = new WsOutput(sockets["1"]);
-    this.stderr = new WsOutput(sockets["2"], parser);
+        }),
+      );
+    } else {
+      settleMarker();
+      this.settleChild();
+    }
 
     this.exited = this.outcome.then(async (o) => {
       if ("error" in o) {
@@ -162,10 +173,53 @@ export class IncusCommand implements RunningCommand {
     });
   }
 
-  /** The command this session runs (for messages). */
-  bind(spec: CommandSpec): void {
+  /** The command this session runs, and the token of its wrapper's records. */
+  bind(spec: CommandSpec, token: string | undefined): void {
     this.spec = spec;
     this.what = describe(this.ctx, spec.argv[0]);
+    if (token === undefined) return;
+    this.stdout.addFilter(new TokenFilter(token, (r) => this.onRecord("out", r)));
+    this.stderr.addFilter(new TokenFilter(token, (r) => this.onRecord("err", r)));
+  }
+
+  private onRecord(stream: "out" | "err", r: TokenRecord): void {
+    if (r.kind === "pid") {
+      this.childPid = r.pid;
+      this.settleChild();
+      return;
+    }
+    this.outputEnded[stream] = true;
+    if (this.outputEnded.out && this.outputEnded.err) void this.ack();
+  }
+
+  /**
+   * Both streams carried the wrapper's end record: all output is here, the wrapper may exit
+   * (it waits for this so that Incus cannot cut output still in its pipes; see wrapper.ts).
+   */
+  private async ack(): Promise<void> {
+    if (this.acked) return;
+    this.acked = true;
+    const control = this.sockets.control;
+    if (control.readyState === WebSocket.CONNECTING) {
+      await new Promise((resolve) => {
+        control.once("open", resolve);
+        control.once("close", resolve);
+      });
+    }
+    if (ACK_SIGNALS.every((sig) => this.sendControl(sig))) {
+      // The wrapper stops itself after checking for the ack; an ack landing between the
+      // check and the stop would leave it stopped. Continue it until it has exited.
+      const [, cont] = ACK_SIGNALS;
+      const timer = setInterval(() => (this.done ? clearInterval(timer) : this.sendControl(cont)), 200);
+      timer.unref();
+      void this.exited.then(() => clearInterval(timer));
+      return;
+    }
+    const pid = this.marker?.kind === "pid" ? this.marker.pid : undefined;
+    if (pid === undefined) return;
+    const [usr1, cont] = ACK_SIGNALS;
+    const script = `kill -${usr1} ${pid}; kill -${cont} ${pid}; sleep 0.2; kill -${cont} ${pid}`;
+    await runOneShot(this.ctx.client, this.ctx.instance, ["/bin/sh", "-c", script + " 2>/dev/null; exit 0"]).catch(() => {});
   }
 
   /** Ended already (a warm session that died idle)? */
@@ -178,8 +232,12 @@ export class IncusCommand implements RunningCommand {
    * operation over). On failure the session is disposed and the error thrown.
    */
   started(): Promise<void> {
+    const launched = async () => {
+      await this.markerSeen;
+      if (this.marker?.kind === "pid") await this.childSeen;
+    };
     this.ready ??= this.connected
-      .then(() => Promise.race([this.markerSeen, this.outcome]))
+      .then(() => Promise.race([launched(), this.outcome]))
       .then(() => {
         if (this.marker?.kind === "nocwd") {
           throw new ExecError("NOT_FOUND", `work_dir ${this.spec?.cwd} does not exist in instance '${this.ctx.instance}'`);
@@ -196,14 +254,15 @@ export class IncusCommand implements RunningCommand {
   }
 
   /** Turn a warm session into `spec`: send the line its shell evaluates, then wait as started() does. */
-  async run(spec: CommandSpec, line: string): Promise<void> {
-    this.bind(spec);
+  async run(spec: CommandSpec, line: string, token: string): Promise<void> {
+    this.bind(spec, token);
     await this.writeStdin(Buffer.from(line, "utf8"));
     await this.started();
   }
 
+  /** The command's pid inside the instance (the wrapper's child; unknown when unwrapped). */
   get pid(): number | undefined {
-    return this.marker?.kind === "pid" ? this.marker.pid : undefined;
+    return this.childPid ?? (this.marker?.kind === "pid" ? this.marker.pid : undefined);
   }
 
   private exitInfo(o: OpOutcome): ExitInfo {

@@ -70,11 +70,11 @@ export class WarmPool {
       if (i >= 0) this.starting.splice(i, 1);
     };
     slot.session = startWarmSession(this.ctx).then(
-      (s) => {
+      async (s) => {
         done();
         this.failures = 0;
         if (this.closed) {
-          void s.dispose();
+          await s.dispose(); // close() waits for this
           return undefined;
         }
         if (!slot.claimed) {

@@ -1,48 +1,95 @@
 /**
- * The start wrapper that makes commands in an Incus instance killable as a tree.
+ * The start wrapper: makes commands in an Incus instance killable as a tree, and makes
+ * their output lossless.
  *
- * Incus delivers control-socket signals to the exec'd process only, and that process
- * shares a process group with `incusd forkexec` outside the container, so a group kill
- * from inside is impossible without help. Every command therefore starts as
+ * Why. (1) Incus delivers control-socket signals to the exec'd process only, and that
+ * process shares a process group with `incusd forkexec` outside the container, so a group
+ * kill from inside is impossible without help. (2) Incus drops output: its pipe reader
+ * returns EOF as soon as the exec'd process is dead, unless it has already seen the pipe
+ * hang up — and the daemon holds the pipe's write end itself until just after it marks the
+ * process dead, so output still in the pipe when the process exits can be cut (seen here
+ * about once in 60 runs of a 64 KiB output under load). So the exec'd process must not exit
+ * before the client has received all output.
  *
- *   /bin/sh -c WRAPPER moonexec CWD ARGV...
+ * How. Every command starts as
  *
- * The wrapper (a few shell builtins, no fork): changes to CWD (failing loudly when it does
- * not exist — Incus itself silently falls back to /), reports its pid on stderr as one
- * marker line `\x1emoonexec PID MODE\n`, then `exec setsid -- ARGV...`. setsid does not
- * fork (the process is no group leader) so the pid stays the same and becomes the leader
- * of a new session and process group: `kill -SIG -PID` run inside the instance then reaches
- * the whole tree (see group-killer.ts). The marker is always the first bytes on stderr and
- * is removed before the script sees stderr.
+ *   /bin/sh -c STAGE1 moonexec STAGE2 TOKEN CWD UNSET ARGV...
  *
- * MODE is `g` when PID leads its own process group, `p` when only the pid can be signalled
- * (no setsid binary in the instance). A missing /bin/sh is detected at open() and then
- * commands run unwrapped (signals reach the command only, via the control socket).
+ * Stage 1 changes to CWD (failing loudly when it does not exist — Incus itself silently
+ * falls back to /), writes the start marker `\x1emoonexec PID MODE\n` as the first bytes
+ * of stderr, then `exec setsid -- /bin/sh -c STAGE2 ...`: setsid does not fork (the process
+ * is no group leader), so PID becomes the leader of a new session and process group and
+ * `kill -SIG -PID` inside the instance reaches the whole tree (group-killer.ts).
+ *
+ * Stage 2 (same pid, still the process Incus waits for) unsets the variables its shells
+ * would add (UNSET), catches the usual signals (so a signal to the group reaches the
+ * command but not the wrapper; with MODE `p` — no setsid in the instance — it forwards
+ * them), runs ARGV as its child (`exec`, so no shell builtin stands in for a program;
+ * stdin passed on), reports the child's pid as `TOKEN p PID ;` on stderr, waits for it,
+ * writes `TOKEN e` to stdout and to stderr, and then stops itself (SIGSTOP, no helper
+ * process) until the client, having received both, sends SIGUSR1 and SIGCONT on the
+ * control socket — only then does it exit, with the child's status (128+N for a signal
+ * death, as Incus would report it). If the client goes away, Incus SIGKILLs it.
+ *
+ * The client removes the marker and the TOKEN records (a random token per command) from
+ * the streams. A missing /bin/sh is detected at open() and then commands run unwrapped:
+ * signals reach the command only, the pid is unknown, and output may be cut as above.
  */
+import { randomBytes } from "node:crypto";
 
-export const MARKER_BYTE = 0x1e;
 const MARKER_PREFIX = "\x1emoonexec ";
 const NO_CWD = "nocwd";
+/** SIGUSR1 then SIGCONT: the client's "all output received" to stage 2. */
+export const ACK_SIGNALS = [10, 18] as const;
 
-/** Variables the wrapper shell itself would add to the command's environment. */
+/** Variables the wrapper shells themselves would add to the command's environment. */
 const SHELL_NOISE = ["SHLVL", "OLDPWD"];
+/** Signals stage 2 catches (and forwards in mode p); USR1 is handled apart. */
+const CAUGHT = ["HUP", "INT", "QUIT", "TERM", "USR2", "ALRM"];
 
-/** The wrapper script: $1 = work dir ("" = the default), the rest = argv. */
-function wrapperScript(env: Record<string, string>): string {
-  const noise = SHELL_NOISE.filter((v) => !(v in env));
-  const unset = noise.length ? `unset ${noise.join(" ")}; ` : "";
-  return (
-    `__mx_g=; read -r _ _ _ _ __mx_g _ 2>/dev/null </proc/$$/stat; ` +
-    `if [ -n "$1" ]; then cd "$1" 2>/dev/null || { printf '\\036moonexec ${NO_CWD}\\n' >&2; exit 126; }; fi; shift; ` +
-    unset +
-    `if [ "$__mx_g" != "$$" ] && command -v setsid >/dev/null 2>&1; then printf '\\036moonexec %s g\\n' "$$" >&2; exec setsid -- "$@"; fi; ` +
-    `[ "$__mx_g" = "$$" ] && __mx_m=g || __mx_m=p; printf '\\036moonexec %s %s\\n' "$$" "$__mx_m" >&2; exec "$@"`
-  );
+const STAGE1 =
+  `__mx_g=; read -r _ _ _ _ __mx_g _ 2>/dev/null </proc/$$/stat; ` +
+  `if [ -n "$3" ]; then cd "$3" 2>/dev/null || { printf '\\036moonexec ${NO_CWD}\\n' >&2; exit 126; }; fi; ` +
+  `if [ "$__mx_g" != "$$" ] && command -v setsid >/dev/null 2>&1; then printf '\\036moonexec %s g\\n' "$$" >&2; exec setsid -- /bin/sh -c "$1" moonexec g "$@"; fi; ` +
+  `[ "$__mx_g" = "$$" ] && __mx_m=g || __mx_m=p; printf '\\036moonexec %s %s\\n' "$$" "$__mx_m" >&2; exec /bin/sh -c "$1" moonexec "$__mx_m" "$@"`;
+
+const STAGE2 =
+  `__mx_m=$1; __mx_t=$3; __mx_u=$5; shift 5; [ -n "$__mx_u" ] && unset $__mx_u; ` +
+  `__mx_d=; __mx_go=; __mx_i=; __mx_c=; ` +
+  CAUGHT.map((sig) => `trap '__mx_i=1; [ "$__mx_m" = p ] && kill -${sig} "$__mx_c" 2>/dev/null' ${sig}; `).join("") +
+  `trap '__mx_i=1; if [ -n "$__mx_d" ]; then __mx_go=1; elif [ "$__mx_m" = p ]; then kill -USR1 "$__mx_c" 2>/dev/null; fi' USR1; ` +
+  `exec 3<&0; (exec "$@") <&3 3<&- & __mx_c=$!; exec 3<&-; ` +
+  `printf '%sp%s;' "$__mx_t" "$__mx_c" >&2; ` +
+  `while :; do __mx_i=; wait "$__mx_c"; __mx_rc=$?; [ -n "$__mx_i" ] && kill -0 "$__mx_c" 2>/dev/null && continue; break; done; ` +
+  `__mx_d=1; printf '%se' "$__mx_t"; printf '%se' "$__mx_t" >&2; ` +
+  `while [ -z "$__mx_go" ]; do kill -STOP $$; done; ` +
+  `exit "$__mx_rc"`;
+
+/** A fresh random token for one command's records. */
+export function newToken(): string {
+  return `\x1e${randomBytes(8).toString("hex")}\x1f`;
+}
+
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A shell drops environment variables whose names it cannot hold (`A-B`, `X Y`); those are
+ * passed through `env -- NAME=VALUE ... ARGV` instead.
+ */
+function withOddEnv(argv: string[], env: Record<string, string>): string[] {
+  const odd = Object.keys(env).filter((n) => !SHELL_NAME.test(n));
+  return odd.length ? ["env", "--", ...odd.map((n) => `${n}=${env[n]}`), ...argv] : argv;
+}
+
+/** The wrapper's arguments after STAGE2: TOKEN CWD UNSET ARGV... */
+function wrapperArgs(argv: string[], cwd: string | undefined, env: Record<string, string>, token: string): string[] {
+  const unset = SHELL_NOISE.filter((v) => !(v in env)).join(" ");
+  return [token, cwd ?? "", unset, ...withOddEnv(argv, env)];
 }
 
 /** argv for a command started directly under the wrapper. */
-export function wrapArgv(argv: string[], cwd: string | undefined, env: Record<string, string>): string[] {
-  return ["/bin/sh", "-c", wrapperScript(env), "moonexec", cwd ?? "", ...argv];
+export function wrapArgv(argv: string[], cwd: string | undefined, env: Record<string, string>, token: string): string[] {
+  return ["/bin/sh", "-c", STAGE1, "moonexec", STAGE2, ...wrapperArgs(argv, cwd, env, token)];
 }
 
 /**
@@ -51,10 +98,9 @@ export function wrapArgv(argv: string[], cwd: string | undefined, env: Record<st
  * is the command's. EOF before a line ends the shell (an unused session).
  */
 export function warmArgv(): string[] {
-  return ["/bin/sh", "-c", `__mx_n='\n'; IFS= read -r __mx_l || exit 0; eval "$__mx_l"`, "moonexec"];
+  return ["/bin/sh", "-c", `__mx_n='\n'; __mx_s1=$1; __mx_s2=$2; IFS= read -r __mx_l || exit 0; eval "$__mx_l"`, "moonexec", STAGE1, STAGE2];
 }
 
-const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_LINE = 64 * 1024;
 
 /** Quote for sh, on one line: newlines become "$__mx_n" (set by the warm shell). */
@@ -64,15 +110,15 @@ function shq(s: string): string {
 
 /**
  * The line a warm session evaluates to become the command: export the environment (on top
- * of what Incus gave the session — the same variables it gives a fresh exec), then run the
- * usual wrapper. undefined when the command cannot go this way (a variable name the shell
- * cannot export, or a very long line): it then gets a fresh exec.
+ * of what Incus gave the session — the same variables it gives a fresh exec), then run
+ * stage 1 as a fresh exec would. undefined when the line would be very long: the command
+ * then gets a fresh exec.
  */
-export function warmLine(argv: string[], cwd: string | undefined, env: Record<string, string>): string | undefined {
-  const names = Object.keys(env);
-  if (names.some((n) => !SHELL_NAME.test(n))) return undefined;
+export function warmLine(argv: string[], cwd: string | undefined, env: Record<string, string>, token: string): string | undefined {
+  const names = Object.keys(env).filter((n) => SHELL_NAME.test(n));
   const exports = names.length ? `export ${names.map((n) => shq(`${n}=${env[n]}`)).join(" ")}; ` : "";
-  const line = `${exports}set -- ${[cwd ?? "", ...argv].map(shq).join(" ")}; ${wrapperScript(env)}\n`;
+  const args = wrapperArgs(argv, cwd, env, token).map(shq).join(" ");
+  const line = `${exports}set -- "$__mx_s2" ${args}; eval "$__mx_s1"\n`;
   return line.length > MAX_LINE ? undefined : line;
 }
 
@@ -124,5 +170,77 @@ export class MarkerParser {
     this.pending = undefined;
     this.onMarker(m);
     return pass;
+  }
+}
+
+export type TokenRecord = { kind: "pid"; pid: number } | { kind: "end" };
+
+/**
+ * Removes `TOKEN p PID ;` and `TOKEN e` records from a stream, wherever they are, and
+ * reports them. Bytes that could be the start of a record are held back only while they
+ * are the last bytes seen, so ordinary output is never delayed.
+ */
+export class TokenFilter {
+  private held: Buffer = Buffer.alloc(0);
+  private readonly token: Buffer;
+
+  constructor(
+    token: string,
+    private readonly onRecord: (r: TokenRecord) => void,
+  ) {
+    this.token = Buffer.from(token, "latin1");
+  }
+
+  feed(chunk: Buffer): Buffer {
+    const buf = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
+    this.held = Buffer.alloc(0);
+    const out: Buffer[] = [];
+    const first = this.token[0]!;
+    let from = 0;
+    for (;;) {
+      const at = buf.indexOf(first, from);
+      if (at < 0) {
+        out.push(buf.subarray(from));
+        break;
+      }
+      const got = this.match(buf, at);
+      if (got === "partial") {
+        out.push(buf.subarray(from, at));
+        this.held = Buffer.from(buf.subarray(at));
+        break;
+      }
+      if (got === "no") {
+        out.push(buf.subarray(from, at + 1));
+        from = at + 1;
+        continue;
+      }
+      out.push(buf.subarray(from, at));
+      this.onRecord(got.record);
+      from = got.next;
+    }
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+
+  /** The stream ended: held bytes were output after all. */
+  end(): Buffer {
+    const rest = this.held;
+    this.held = Buffer.alloc(0);
+    return rest;
+  }
+
+  private match(buf: Buffer, at: number): "no" | "partial" | { record: TokenRecord; next: number } {
+    const t = this.token;
+    const avail = buf.length - at;
+    const n = Math.min(avail, t.length);
+    if (buf.compare(t, 0, n, at, at + n) !== 0) return "no";
+    if (avail <= t.length) return "partial";
+    const kind = buf[at + t.length];
+    if (kind === 0x65 /* e */) return { record: { kind: "end" }, next: at + t.length + 1 };
+    if (kind !== 0x70 /* p */) return "no";
+    const semi = buf.indexOf(0x3b /* ; */, at + t.length + 1);
+    if (semi < 0) return avail - t.length > 12 ? "no" : "partial";
+    const digits = buf.subarray(at + t.length + 1, semi).toString("latin1");
+    if (!/^\d{1,10}$/.test(digits)) return "no";
+    return { record: { kind: "pid", pid: Number(digits) }, next: semi + 1 };
   }
 }

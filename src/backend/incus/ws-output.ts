@@ -2,19 +2,24 @@
  * stdout or stderr of an Incus exec as a Readable: binary frames are data, the first text
  * frame (empty) is the end of the stream; a connection that drops (often 1006, no close
  * frame) also ends it. Backpressure pauses the websocket, which stalls the server's pipe
- * and so the command, instead of buffering without bound.
+ * and so the command, instead of buffering without bound. Filters (the wrapper's marker
+ * and records, see wrapper.ts) take their bytes out on the way.
  */
 import { Readable } from "node:stream";
 import type WebSocket from "ws";
-import type { MarkerParser } from "./wrapper.js";
+
+export interface StreamFilter {
+  /** Bytes to pass on for this chunk (maybe fewer: held back or removed). */
+  feed(chunk: Buffer): Buffer;
+  /** The stream ended: bytes still held back. */
+  end(): Buffer;
+}
 
 export class WsOutput extends Readable {
   private ended = false;
+  private readonly filters: StreamFilter[] = [];
 
-  constructor(
-    private readonly ws: WebSocket,
-    private readonly parser?: MarkerParser,
-  ) {
+  constructor(private readonly ws: WebSocket) {
     super({ highWaterMark: 256 * 1024 });
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (this.ended) return;
@@ -22,10 +27,16 @@ export class WsOutput extends Readable {
         this.finish();
         return;
       }
-      const chunk = this.parser ? this.parser.feed(data) : data;
+      let chunk = data;
+      for (const f of this.filters) chunk = f.feed(chunk);
       if (chunk.length > 0 && !this.push(chunk)) ws.pause();
     });
     ws.on("close", () => this.finish());
+  }
+
+  /** Add a filter after the existing ones (before data arrives for it). */
+  addFilter(f: StreamFilter): void {
+    this.filters.push(f);
   }
 
   /** True once the end-of-stream marker arrived or the connection closed. */
@@ -40,10 +51,13 @@ export class WsOutput extends Readable {
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.parser) {
-      const tail = this.parser.end();
-      if (tail.length > 0) this.push(tail);
+    // Flush each filter's held bytes through the filters after it.
+    let tail = Buffer.alloc(0);
+    for (const f of this.filters) {
+      const passed = tail.length ? f.feed(tail) : Buffer.alloc(0);
+      tail = Buffer.concat([passed, f.end()]);
     }
+    if (tail.length > 0) this.push(tail);
     this.push(null);
   }
 }
