@@ -57,3 +57,30 @@ export function printTable() {
   console.log("| " + cols.map((c) => "-".repeat(width[c])).join(" | ") + " |");
   for (const r of rows) console.log(line(r));
 }
+
+/** Lua loop: `count` sequential execs of `echo x` on executor `id`, reading stdout, waiting. */
+export function execLoopLua(id, count) {
+  return `local ex = require("exec").get("${id}")
+    for i = 1, ${count} do local p = ex:exec({"echo", "x"}); p:start(); p:stdout_stream():read_all(); p:wait() end
+    ex:release()`;
+}
+
+/**
+ * Stream `bytes` of zeros from `dd` through executor `id`, read with stream:read() in Lua,
+ * against the CLI `cliPrefix dd ... | wc -c`; records MB/s of both and their ratio.
+ */
+export async function streamVsCli(host, id, label, cliPrefix, bytes) {
+  const mib = bytes / 1024 ** 2;
+  const lua = `local ex = require("exec").get("${id}")
+    local p = ex:exec({"dd", "if=/dev/zero", "bs=1048576", "count=${mib}"}); p:start()
+    local s, n = p:stdout_stream(), 0
+    while true do local c = s:read() if not c then break end n = n + #c end
+    assert(p:wait() == 0 and n == ${bytes}, n); ex:release()`;
+  const cli = async () => {
+    const out = await run("sh", ["-c", `${cliPrefix} dd if=/dev/zero bs=1048576 count=${mib} 2>/dev/null | wc -c`]);
+    if (Number(out) !== bytes) throw new Error(`${cliPrefix} | wc -c gave ${out}`);
+  };
+  const r = await compare({ lua: () => host.runString(lua), cli }, 3);
+  const mbps = (ms) => bytes / 1e6 / (ms / 1000);
+  record(`${label}: ${mib} MiB stdout via read()`, mbps(r.lua), mbps(r.cli), `${cliPrefix.split(" ").slice(0, 2).join(" ")} | wc -c`, 1.0, { unit: "MB/s", higherIsBetter: true });
+}
