@@ -14,11 +14,8 @@ import type { LuaValue } from "./values.js";
 const DEFAULT_READ = 64 * 1024;
 const MAX_READ = 16 * 1024 * 1024;
 
-interface StreamRef {
-  proc: Proc;
-  stream: OutputStream;
-}
-export class StreamHandle implements StreamRef {
+/** What a Lua stream object refers to: one reader of one process. */
+export class StreamHandle {
   constructor(
     readonly proc: Proc,
     readonly stream: OutputStream,
@@ -49,7 +46,7 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
   const stream = (a: Args) => handles.get(a.value(1), StreamHandle, "stream");
 
   /** Serve a stream read: at once when data is there, else wait (marking the process as waited on). */
-  const readWith = <T>(ref: StreamRef, attempt: () => T | undefined): T | Promise<T> => {
+  const readWith = <T>(ref: StreamHandle, attempt: () => T | undefined): T | Promise<T> => {
     const got = attempt();
     if (got !== undefined) return got;
     if (ref.stream.isClosed) throw new ExecError("CLOSED", `${ref.stream.name} stream is closed`);
