@@ -50,6 +50,7 @@ function runLocal(argv: string[], env: Record<string, string>, token: string, st
       run.code = code;
       resolve(run);
     });
+    child.stdin.on("error", () => {}); // EPIPE when the command exits without reading its input
     child.stdin.end(stdin);
   });
 }
