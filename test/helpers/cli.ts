@@ -23,6 +23,7 @@ export function runCli(args: string[], opts: { cwd?: string; stdin?: string; env
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.on("error", reject);
     if (child.pid) opts.onSpawn?.(child.pid);
+    child.stdin.on("error", () => {}); // EPIPE when the CLI exits without reading stdin
     child.stdin.end(opts.stdin ?? "");
     child.on("close", (code, signal) => resolveRun({ code, signal, stdout: Buffer.concat(out), stderr: err }));
   });
