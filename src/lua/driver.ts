@@ -82,10 +82,6 @@ export class Driver {
     this.stopped = new Promise((resolve) => (this.wakeStop = resolve));
   }
 
-  get stopping(): ScriptStop | undefined {
-    return this.stopReason;
-  }
-
   stop(reason: ScriptStop): void {
     if (this.stopReason) return;
     this.stopReason = reason;

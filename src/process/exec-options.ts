@@ -18,7 +18,7 @@ export interface ExecOptions {
 
 const KNOWN = ["work_dir", "env", "timeout", "stdin", "encoding", "background", "tag", "ring_size"];
 
-export function parseExecOptions(raw: Record<string, unknown> | undefined, extra: string[] = []): ExecOptions {
+export function parseExecOptions(raw: Record<string, unknown> | undefined): ExecOptions {
   const out: ExecOptions = {};
   if (raw === undefined) return out;
   for (const [key, value] of Object.entries(raw)) {
@@ -67,7 +67,7 @@ export function parseExecOptions(raw: Record<string, unknown> | undefined, extra
         out.ring_size = value;
         break;
       default:
-        if (!extra.includes(key)) throw new ExecError("INVALID", `opts.${key}: unknown option (known: ${[...KNOWN, ...extra].join(", ")})`);
+        throw new ExecError("INVALID", `opts.${key}: unknown option (known: ${KNOWN.join(", ")})`);
     }
   }
   return out;
