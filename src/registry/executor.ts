@@ -9,7 +9,6 @@ import { splitCommand } from "../process/argv.js";
 import type { ExecOptions } from "../process/exec-options.js";
 import { Proc, type ProcExit } from "../process/proc.js";
 import { Whitelist } from "./whitelist.js";
-import { randomBytes } from "node:crypto";
 
 /** One line of the audit log (--verbose): what ran where, for how long, and how it ended. */
 export interface AuditEvent {
@@ -63,7 +62,7 @@ export class Executor {
     this.whitelist.check(command, this.id);
     let tag = opts.tag;
     if (opts.background) {
-      tag ??= `proc-${randomBytes(4).toString("hex")}`;
+      tag ??= `proc-${Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0")}`; // a name, not a secret
       if (this.running().some((p) => p.tag === tag)) throw new ExecError("INVALID", `opts.tag: '${tag}' is already used by a running process of ${this.id}`);
     } else if (tag !== undefined) throw new ExecError("INVALID", "opts.tag: only background processes have tags");
     const env = { ...this.entry.default_env, ...opts.env };

@@ -2,7 +2,7 @@
 import { ConfigError } from "../../errors.js";
 import type { FieldType } from "../contract.js";
 import type { Entry } from "../../config/entry.js";
-import { normalizeFingerprint, parseRemote } from "./remote.js";
+import { normalizeFingerprint, parseRemote } from "./remote-url.js";
 
 export type IncusEntry = Entry & {
   instance: string;
