@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeBackend } from "./helpers/backends.js";
 import { dockerBackend, docker, moonexecContainers, TEST_IMAGE } from "./helpers/docker.js";
-import { BIN, ROOT, runCli, runLua, tempDir } from "./helpers/cli.js";
+import { ROOT, runCli, runLua, startCli, tempDir } from "./helpers/cli.js";
 import { dockerKind } from "../src/backend/docker/kind.js";
 import type { DockerEntry } from "../src/backend/docker/entry.js";
 import type { RunningCommand } from "../src/backend/contract.js";
@@ -287,18 +287,12 @@ describeBackend(dockerBackend, () => {
       print(code, err, q:signal_name())
       local r = assert(ex:exec("echo again")); local ok, serr = r:start(); print(ok, serr.kind, serr.message)`;
     const dir = tempDir({ "s.lua": `local exec = require("exec")\nlocal ex = assert(exec.get("${b.id}"))\n${body}`, "moonexec.yaml": b.config });
-    const child = spawn(process.execPath, [BIN, "run", "s.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    await new Promise<void>((resolve) =>
-      child.stdout.on("data", (d) => {
-        out += d;
-        if (out.includes("started")) resolve();
-      }),
-    );
+    const cli = startCli(["run", "s.lua"], { cwd: dir });
+    await cli.waitFor("started");
     const [c] = await moonexecContainers(b.id);
     await docker.getContainer(c!.Id).remove({ force: true });
-    await new Promise((resolve) => child.on("close", resolve));
-    expect(out).toBe(`started\n137\tnil\tSIGKILL\nnil\tUNAVAILABLE\tthe container of executor ${b.id} stopped\n`);
+    await cli.exited;
+    expect(cli.stdout()).toBe(`started\n137\tnil\tSIGKILL\nnil\tUNAVAILABLE\tthe container of executor ${b.id} stopped\n`);
   });
 
   it("an OOM kill is reported: exit 137, SIGKILL, and a note saying so", async () => {
@@ -426,18 +420,11 @@ describeBackend(dockerBackend, () => {
       const body = `local p = assert(ex:exec({"sh", "-c", "echo up; sleep 60"}))
         assert(p:start()); assert(p:stdout_stream():read_line() == "up"); print("started"); io.stdout:flush(); p:wait(); print("not reached")`;
       const dir = tempDir({ "s.lua": `local exec = require("exec")\nlocal ex = assert(exec.get("${b.id}"))\n${body}`, "moonexec.yaml": b.config });
-      const child = spawn(process.execPath, [BIN, "run", "s.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      await new Promise<void>((resolve) =>
-        child.stdout.on("data", (d) => {
-          out += d;
-          if (out.includes("started")) resolve();
-        }),
-      );
+      const cli = startCli(["run", "s.lua"], { cwd: dir });
+      await cli.waitFor("started");
       expect((await moonexecContainers(b.id)).length).toBe(1);
-      child.kill(signal);
-      const code = await new Promise((resolve) => child.on("close", (c, s) => resolve(c ?? s)));
-      expect(code).toBe(signal === "SIGINT" ? 130 : "SIGKILL");
+      cli.child.kill(signal);
+      expect(await cli.exited).toBe(signal === "SIGINT" ? 130 : "SIGKILL");
       // SIGINT: released by the CLI before it exits. SIGKILL: the init sees its connection end
       // and the daemon's AutoRemove removes the container shortly after.
       for (let i = 0; i < 50 && (await moonexecContainers(b.id)).length > 0; i++) await new Promise((res) => setTimeout(res, 100));

@@ -1,8 +1,7 @@
 /** Native executor specifics: process groups, no orphans after timeout, error or SIGINT. */
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { gone, running } from "./helpers/procs.js";
-import { BIN, runLua, tempDir } from "./helpers/cli.js";
+import { runLua, startCli, tempDir } from "./helpers/cli.js";
 
 const prologue = `local sh = assert(require("exec").get("local:shell"))\n`;
 
@@ -32,31 +31,22 @@ describe("native executor", () => {
   it("SIGINT to the CLI stops the script, kills its processes and exits 130", async () => {
     const marker = "102.25";
     const dir = tempDir({ "s.lua": prologue + `local p = sh:exec("sh -c 'sleep ${marker} & sleep ${marker}'"); p:start(); print("started"); p:wait(); print("not reached")` });
-    const child = spawn(process.execPath, [BIN, "run", "s.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    await new Promise<void>((resolve) =>
-      child.stdout.on("data", (d) => {
-        out += d;
-        if (out.includes("started")) resolve();
-      }),
-    );
+    const cli = startCli(["run", "s.lua"], { cwd: dir });
+    await cli.waitFor("started");
     expect(running(marker).length).toBeGreaterThan(0);
-    child.kill("SIGINT");
-    const code = await new Promise((resolve) => child.on("close", resolve));
-    expect(code).toBe(130);
-    expect(out).toBe("started\n");
-    expect(err).toContain("interrupted");
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(130);
+    expect(cli.stdout()).toBe("started\n");
+    expect(cli.stderr()).toContain("interrupted");
     expect(await gone(marker)).toEqual([]);
   });
 
   it("SIGINT also stops CPU-bound Lua", async () => {
     const dir = tempDir({ "s.lua": `print("spinning")\nwhile true do end` });
-    const child = spawn(process.execPath, [BIN, "run", "s.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
-    child.kill("SIGINT");
-    expect(await new Promise((resolve) => child.on("close", resolve))).toBe(130);
+    const cli = startCli(["run", "s.lua"], { cwd: dir });
+    await cli.waitFor("spinning");
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(130);
   });
 
   it("work_dir and env options apply; a missing work_dir is a clear error", async () => {

@@ -43,3 +43,37 @@ export async function runLua(script: string, opts: { config?: string; args?: str
   const dir = tempDir(files);
   return runCli(["run", ...(opts.cliArgs ?? []), "main.lua", ...(opts.args ?? [])], { cwd: dir });
 }
+
+/** A CLI run in the background: wait for a line of its output, then signal it. */
+export interface LiveCli {
+  child: ReturnType<typeof spawn>;
+  /** Resolves once stdout contains `text`. */
+  waitFor(text: string): Promise<void>;
+  stdout(): string;
+  stderr(): string;
+  /** Exit code, or the signal name when killed by one. */
+  exited: Promise<number | string | null>;
+}
+
+export function startCli(args: string[], opts: { cwd: string }): LiveCli {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  const waiters: Array<{ text: string; resolve: () => void }> = [];
+  child.stdout.on("data", (d: Buffer) => {
+    out += d;
+    for (const w of waiters.filter((w) => out.includes(w.text))) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  });
+  child.stderr.on("data", (d: Buffer) => (err += d));
+  const exited = new Promise<number | string | null>((resolve) => child.on("close", (code, signal) => resolve(code ?? signal)));
+  return {
+    child,
+    waitFor: (text) => (out.includes(text) ? Promise.resolve() : new Promise((resolve) => waiters.push({ text, resolve }))),
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+  };
+}
