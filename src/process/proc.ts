@@ -118,10 +118,8 @@ export class Proc implements FlowOwner {
       cmd = await this.spawn(this.spec);
     } catch (e) {
       this.state = "exited";
-      this.stdout.abort();
-      this.stderr.abort();
-      this.logs?.stdout.abort();
-      this.logs?.stderr.abort();
+      // The streams end empty (a background process's rings end their readers).
+      for (const out of this.logs ? [this.logs.stdout, this.logs.stderr] : [this.stdout, this.stderr]) out.abort();
       const err = toExecError(e);
       this.opts.onEnd?.(this, undefined, err);
       this.exitPromise = Promise.reject(err);
