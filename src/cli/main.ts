@@ -32,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-// Flush stdout before exiting: large script output may still be queued.
-process.stdout.write("", () => process.exit(code));
+// No top-level await: the CLI ships as a CommonJS bundle (scripts/bundle.mjs).
+void main(process.argv.slice(2)).then((code) => {
+  // Flush stdout before exiting: large script output may still be queued.
+  process.stdout.write("", () => process.exit(code));
+});

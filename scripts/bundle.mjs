@@ -1,0 +1,41 @@
+// Bundles the CLI into CommonJS files under dist/bundle/, for start-up time.
+//
+// Loading the tsc output through Node's ESM loader costs ~1 ms a module (resolve, stat, read,
+// link) plus the loader's own start, and execa 9 is ~100 ESM modules (~100 ms on first exec).
+// One CJS file for our code and one for execa load in a few milliseconds each.
+// The library (dist/index.js) stays plain tsc output.
+import { build } from "esbuild";
+import { createRequire } from "node:module";
+import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const outdir = `${root}dist/bundle`;
+rmSync(outdir, { recursive: true, force: true });
+/** `import("execa")` becomes a require() of dist/bundle/execa.cjs (an external import() would go through the ESM loader). */
+const execaBundle = {
+  name: "execa-bundle",
+  setup(b) {
+    b.onResolve({ filter: /^execa$/ }, () => ({ path: "execa", namespace: "execa-bundle" }));
+    b.onLoad({ filter: /.*/, namespace: "execa-bundle" }, () => ({ contents: 'module.exports = require("./execa.cjs");', loader: "js" }));
+    b.onResolve({ filter: /^\.\/execa\.cjs$/ }, () => ({ path: "./execa.cjs", external: true }));
+  },
+};
+const common = { bundle: true, format: "cjs", platform: "node", target: "node20", logLevel: "warning", absWorkingDir: root };
+
+// execa, required on the first native command.
+await build({ ...common, entryPoints: [createRequire(import.meta.url).resolve("execa")], outfile: `${outdir}/execa.cjs` });
+
+await build({
+  ...common,
+  entryPoints: ["src/cli/main.ts"],
+  outfile: `${outdir}/moonexec.cjs`,
+  sourcemap: true,
+  // CommonJS packages stay outside the bundle and load with require() when first used.
+  external: ["wasmoon", "dockerode", "ws", "yaml", "iconv-lite"],
+  plugins: [execaBundle],
+  // The sources find lua/ and package.json from import.meta.url; the bundle sits at the same
+  // depth (dist/<folder>/) as the tsc output, so the relative paths still hold.
+  define: { "import.meta.url": "__moonexec_url" },
+  banner: { js: 'const __moonexec_url = require("node:url").pathToFileURL(__filename).href;' },
+});
