@@ -2,6 +2,7 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { OutputStream } from "../src/stream/output-stream.js";
+import type { ByteParts } from "../src/stream/byte-parts.js";
 
 function source(chunks: number, size: number) {
   let sent = 0;
@@ -67,9 +68,23 @@ describe("OutputStream", () => {
     const bytes = Buffer.from([0xc7, 0xd1, 0xb1, 0xdb, 0x0a]);
     const t = new OutputStream("stdout", { waiting: false }, "euc-kr");
     t.attach(Readable.from([...bytes].map((b) => Buffer.from([b]))));
-    let all: Buffer | undefined;
+    let all: ByteParts | undefined;
     while ((all = t.tryReadAll()) === undefined) await t.changed();
-    expect(all.toString("utf8")).toBe("한글\n");
+    expect(all.join().toString("utf8")).toBe("한글\n");
+  });
+
+  it("a read across chunks hands on views of them, in order, up to the size asked", async () => {
+    const s = new OutputStream("stdout", { waiting: false }, undefined);
+    const chunks = [Buffer.from("abc"), Buffer.from("defg"), Buffer.from("hi")];
+    s.attach(Readable.from(chunks));
+    while (!s.isEnded && s.received < 9) await tick();
+    const first = s.tryRead(5)!;
+    expect(first.length).toBe(5);
+    expect(first.parts.map((p) => p.toString())).toEqual(["abc", "de"]);
+    // views, not copies
+    expect(first.parts[0]!.buffer).toBe(chunks[0]!.buffer);
+    expect(first.parts[0]!.byteOffset).toBe(chunks[0]!.byteOffset);
+    expect(s.tryRead(100)!.join().toString()).toBe("fghi");
   });
 
   it("close() drops buffered data and keeps draining the producer", async () => {

@@ -6,8 +6,11 @@
  * here with lua_pushlstring / lua_tolstring on the wasm heap directly.
  */
 import { LuaType, type LuaWasm } from "./wasmoon.js";
+import { ByteParts } from "../stream/byte-parts.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** Largest staging area pushParts keeps between calls. */
+const STAGING_KEEP = 1024 * 1024;
 
 /** A Lua string read from the stack; text when it is valid UTF-8, else the raw bytes. */
 export type LuaValue = undefined | boolean | number | string | Uint8Array | LuaValue[] | { [k: string]: LuaValue } | LuaOpaque;
@@ -20,6 +23,7 @@ export class LuaOpaque {
 export class LuaStack {
   private readonly m: any; // the emscripten module (HEAPU8, _malloc, raw exports)
   private lenPtr: number;
+  private staging = { ptr: 0, size: 0 };
 
   constructor(readonly lua: LuaWasm) {
     this.m = (lua as any).module;
@@ -37,16 +41,41 @@ export class LuaStack {
   }
 
   pushBytes(L: number, data: Uint8Array): void {
-    if (data.length === 0) {
+    this.pushParts(L, [data], data.length);
+  }
+
+  /**
+   * Push pieces as one Lua string: each is copied into a staging area on the wasm heap,
+   * then lua_pushlstring makes the string. The area is kept between calls (reads are
+   * usually the same size), except past STAGING_KEEP, so a one-off large push does not
+   * hold its memory.
+   */
+  pushParts(L: number, parts: readonly Uint8Array[], length: number): void {
+    if (length === 0) {
       this.m._lua_pushlstring(L, 0, 0);
       return;
     }
-    const ptr = this.m._malloc(data.length);
+    const keep = length <= STAGING_KEEP;
+    let ptr: number;
+    if (!keep) ptr = this.m._malloc(length);
+    else {
+      if (this.staging.size < length) {
+        if (this.staging.ptr) this.m._free(this.staging.ptr);
+        this.staging = { ptr: this.m._malloc(length), size: length };
+      }
+      ptr = this.staging.ptr;
+    }
+    if (!ptr) throw new Error("out of wasm memory");
     try {
-      this.m.HEAPU8.set(data, ptr);
-      this.m._lua_pushlstring(L, ptr, data.length);
+      const heap: Uint8Array = this.m.HEAPU8; // after malloc: growing memory replaces the view
+      let at = ptr;
+      for (const p of parts) {
+        heap.set(p, at);
+        at += p.length;
+      }
+      this.m._lua_pushlstring(L, ptr, length);
     } finally {
-      this.m._free(ptr);
+      if (!keep) this.m._free(ptr);
     }
   }
 
@@ -117,6 +146,7 @@ export class LuaStack {
       else lua.lua_pushnumber(L, v);
     } else if (typeof v === "string") this.pushBytes(L, Buffer.from(v, "utf8"));
     else if (v instanceof Uint8Array) this.pushBytes(L, v);
+    else if (v instanceof ByteParts) this.pushParts(L, v.parts, v.length);
     else if (Array.isArray(v)) {
       lua.lua_createtable(L, v.length, 0);
       v.forEach((item, i) => {

@@ -10,6 +10,7 @@
  */
 import type { Readable } from "node:stream";
 import { createDecoder, type ChunkDecoder } from "./decoder.js";
+import { ByteParts } from "./byte-parts.js";
 
 export interface FlowOwner {
   /** True while the script is blocked waiting on this command. */
@@ -153,18 +154,9 @@ export class OutputStream {
   }
 
   /** Up to `max` bytes; null at EOF; undefined when the caller must wait (changed()). */
-  tryRead(max: number): Buffer | null | undefined {
+  tryRead(max: number): ByteParts | null | undefined {
     if (this.size === 0) return this.ended ? null : undefined;
-    const first = this.chunks[0]!;
-    let out: Buffer;
-    if (first.length - this.head >= max || this.chunks.length === 1) {
-      const take = Math.min(max, first.length - this.head);
-      out = first.subarray(this.head, this.head + take);
-      this.consume(take);
-    } else {
-      out = this.take(Math.min(max, this.size));
-    }
-    return out;
+    return this.take(Math.min(max, this.size));
   }
 
   /** One line without its "\n" (and a "\r" before it); null at EOF; undefined = wait. */
@@ -175,7 +167,7 @@ export class OutputStream {
       const start = c === 0 ? this.head : 0;
       const at = chunk.indexOf(NEWLINE, start);
       if (at >= 0) {
-        const line = this.take(offset + (at - start) + 1);
+        const line = this.take(offset + (at - start) + 1).join();
         const cut = line.length >= 2 && line[line.length - 2] === 0x0d ? 2 : 1;
         return line.subarray(0, line.length - cut);
       }
@@ -183,11 +175,11 @@ export class OutputStream {
     }
     if (!this.ended) return undefined;
     if (this.size === 0) return null;
-    return this.take(this.size); // last line without a newline
+    return this.take(this.size).join(); // last line without a newline
   }
 
   /** Everything until EOF; undefined = wait (until ended). */
-  tryReadAll(): Buffer | undefined {
+  tryReadAll(): ByteParts | undefined {
     if (!this.ended) {
       // Reading everything: let the source flow regardless of the bound.
       this.paused = false;
@@ -214,18 +206,18 @@ export class OutputStream {
     return this.closed;
   }
 
-  private take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    const out = Buffer.allocUnsafe(n);
+  /** The next `n` buffered bytes as views into the chunks (nothing is copied). */
+  private take(n: number): ByteParts {
+    const parts: Buffer[] = [];
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[0]!;
       const take = Math.min(n - filled, chunk.length - this.head);
-      chunk.copy(out, filled, this.head, this.head + take);
+      parts.push(chunk.subarray(this.head, this.head + take));
       filled += take;
       this.consume(take);
     }
-    return out;
+    return new ByteParts(parts, n);
   }
 
   private consume(n: number): void {
