@@ -10,8 +10,10 @@ export interface ScanResult {
   rest?: Buffer;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export class MarkerScanner {
-  private held: Buffer = Buffer.alloc(0);
+  private held: Buffer = EMPTY;
 
   constructor(private readonly marker: Buffer) {}
 
@@ -19,13 +21,20 @@ export class MarkerScanner {
     const data = this.held.length ? Buffer.concat([this.held, piece]) : piece;
     const at = data.indexOf(this.marker);
     if (at >= 0) {
-      this.held = Buffer.alloc(0);
+      this.held = EMPTY;
       return { body: data.subarray(0, at), rest: data.subarray(at + this.marker.length) };
     }
-    // Hold back the longest suffix that is a prefix of the marker.
-    let keep = Math.min(this.marker.length - 1, data.length);
-    while (keep > 0 && !data.subarray(data.length - keep).equals(this.marker.subarray(0, keep))) keep--;
-    this.held = Buffer.from(data.subarray(data.length - keep));
-    return { body: data.subarray(0, data.length - keep) };
+    // Hold back the longest suffix that is a prefix of the marker: the first position in the
+    // last marker-length bytes where the rest of the data starts the marker.
+    let keep = 0;
+    const first = this.marker[0];
+    for (let p = Math.max(0, data.length - this.marker.length + 1); p < data.length; p++) {
+      if (data[p] === first && data.compare(this.marker, 0, data.length - p, p) === 0) {
+        keep = data.length - p;
+        break;
+      }
+    }
+    this.held = keep ? Buffer.from(data.subarray(data.length - keep)) : EMPTY;
+    return { body: keep ? data.subarray(0, data.length - keep) : data };
   }
 }
