@@ -2,6 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { gone, running } from "./helpers/procs.js";
 import { runLua, startCli, tempDir } from "./helpers/cli.js";
+import { startNative } from "../src/backend/native/native-command.js";
+import type { RunningCommand } from "../src/backend/contract.js";
 
 const prologue = `local sh = assert(require("exec").get("local:shell"))\n`;
 
@@ -74,5 +76,26 @@ print(q:start())`,
   it("stdin written before start() is delivered", async () => {
     const r = await runLua(prologue + `local p = sh:exec("cat"); p:write_stdin("early "); p:close_stdin(); p:start(); io.write(p:stdout_stream():read_all())`);
     expect(r.stdout.toString()).toBe("early ");
+  });
+
+  it("stdin written before start() without closing it stays open for more", async () => {
+    const r = await runLua(prologue + `local p = sh:exec("cat"); p:write_stdin("early "); p:start(); p:write_stdin("late"); p:close_stdin(); io.write(p:stdout_stream():read_all())`);
+    expect(r.stdout.toString()).toBe("early late");
+  });
+
+  it("a command that started is running when spawn returns (no wait); one that cannot start rejects", async () => {
+    const { execa } = await import("execa");
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+    const cmd = startNative(execa, { argv: ["sh", "-c", "echo $$"], env });
+    expect(cmd).not.toBeInstanceOf(Promise);
+    const running = cmd as RunningCommand;
+    const out = await new Promise<string>((resolve) => {
+      let s = "";
+      running.stdout.on("data", (d: Buffer) => (s += d));
+      running.stdout.on("end", () => resolve(s));
+    });
+    expect(Number(out)).toBe(running.pid);
+    expect(await running.exited).toEqual({ code: 0 });
+    await expect(Promise.resolve(startNative(execa, { argv: ["no-such-command-xyz"], env }))).rejects.toMatchObject({ kind: "NOT_FOUND" });
   });
 });

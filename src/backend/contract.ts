@@ -58,8 +58,12 @@ export interface RunningCommand {
 
 /** One executor instance, obtained by exec.get(id); released by executor:release(). */
 export interface ExecutorBackend {
-  /** Start a command. Rejects with an ExecError (kind NOT_FOUND, UNAVAILABLE, ...) when it cannot start. */
-  spawn(spec: CommandSpec): Promise<RunningCommand>;
+  /**
+   * Start a command. Rejects (or throws) an ExecError (kind NOT_FOUND, UNAVAILABLE, ...) when it
+   * cannot start. May answer synchronously when the command is known to run: the script's
+   * start() then returns without a host round trip.
+   */
+  spawn(spec: CommandSpec): RunningCommand | Promise<RunningCommand>;
   /** Release backend resources (containers created for this executor, connections). Idempotent. */
   release(): Promise<void>;
   /** Optional file transfer (Incus). */

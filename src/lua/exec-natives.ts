@@ -85,7 +85,7 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       const options = parseExecOptions(opts as Record<string, unknown> | undefined);
       const p = ex.exec(command, options);
       if (!options.background) return [handles.add(ProcView.of(p))];
-      return p.start().then(() => [handles.add(ProcView.of(p))]); // background: starts at once
+      return Promise.resolve(p.start()).then(() => [handles.add(ProcView.of(p))]); // background: starts at once
     },
 
     executor_processes: (a) => [
@@ -149,9 +149,9 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       return [await ex.backend.pullFile(remote)];
     },
 
-    proc_start: async (a) => {
-      await proc(a).start();
-      return [true];
+    proc_start: (a) => {
+      const starting = proc(a).start(); // undefined: running already, answer without waiting
+      return starting ? starting.then(() => [true]) : [true];
     },
 
     proc_wait: async (a) => {

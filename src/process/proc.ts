@@ -50,7 +50,7 @@ export class Proc implements FlowOwner {
 
   constructor(
     readonly spec: CommandSpec,
-    private readonly spawn: (spec: CommandSpec) => Promise<RunningCommand>,
+    private readonly spawn: (spec: CommandSpec) => RunningCommand | Promise<RunningCommand>,
     private readonly opts: ProcOptions = {},
   ) {
     if (opts.background) {
@@ -104,28 +104,36 @@ export class Proc implements FlowOwner {
     return this.exitInfo;
   }
 
-  start(): Promise<void> {
+  /** Undefined when the command is running already (the backend started it synchronously). */
+  start(): Promise<void> | undefined {
     if (this.startPromise) return Promise.reject(new ExecError("STATE", "process already started"));
     this.state = "starting";
     this.startedAt = Date.now();
-    this.startPromise = this.launch();
-    return this.startPromise;
+    let started: Promise<void> | undefined;
+    try {
+      const cmd = this.spawn(this.spec);
+      started = cmd instanceof Promise ? cmd.then((c) => this.running(c), (e) => Promise.reject(this.failed(e))) : this.running(cmd);
+    } catch (e) {
+      started = Promise.reject(this.failed(e));
+    }
+    this.startPromise = started ?? Promise.resolve();
+    return started;
   }
 
-  private async launch(): Promise<void> {
-    let cmd: RunningCommand;
-    try {
-      cmd = await this.spawn(this.spec);
-    } catch (e) {
-      this.state = "exited";
-      // The streams end empty (a background process's rings end their readers).
-      for (const out of this.logs ? [this.logs.stdout, this.logs.stderr] : [this.stdout, this.stderr]) out.abort();
-      const err = toExecError(e);
-      this.opts.onEnd?.(this, undefined, err);
-      this.exitPromise = Promise.reject(err);
-      this.exitPromise.catch(() => {});
-      throw err;
-    }
+  /** The command could not start: end its streams and report. */
+  private failed(e: unknown): ExecError {
+    this.state = "exited";
+    // The streams end empty (a background process's rings end their readers).
+    for (const out of this.logs ? [this.logs.stdout, this.logs.stderr] : [this.stdout, this.stderr]) out.abort();
+    const err = toExecError(e);
+    this.opts.onEnd?.(this, undefined, err);
+    this.exitPromise = Promise.reject(err);
+    this.exitPromise.catch(() => {});
+    return err;
+  }
+
+  /** The command runs: wire its output, exit and timeout; a promise only while queued stdin is written. */
+  private running(cmd: RunningCommand): Promise<void> | undefined {
     this.cmd = cmd;
     this.state = "running";
     if (this.logs) {
@@ -152,11 +160,15 @@ export class Proc implements FlowOwner {
     const queued = this.pendingStdin;
     this.pendingStdin = [];
     if (this.opts.stdin) queued.push(this.opts.stdin);
-    for (const chunk of queued) await cmd.writeStdin(chunk).catch(() => {});
-    if (this.stdinClosed || this.opts.stdin) {
-      this.stdinClosed = true;
-      await cmd.closeStdin().catch(() => {});
-    }
+    const close = this.stdinClosed || this.opts.stdin !== undefined;
+    if (queued.length === 0 && !close) return undefined;
+    return (async () => {
+      for (const chunk of queued) await cmd.writeStdin(chunk).catch(() => {});
+      if (close) {
+        this.stdinClosed = true;
+        await cmd.closeStdin().catch(() => {});
+      }
+    })();
   }
 
   wait(): Promise<ProcExit> {

@@ -5,6 +5,8 @@ import type { Entry } from "../../config/entry.js";
 import type { BackendKind, ExecutorBackend } from "../contract.js";
 import { startNative } from "./native-command.js";
 
+let execaModule: Promise<typeof import("execa")> | undefined;
+
 export const nativeKind: BackendKind<Entry> = {
   kind: "exec.native",
   fields: {},
@@ -13,7 +15,8 @@ export const nativeKind: BackendKind<Entry> = {
     if (dir !== undefined && !dir.startsWith("/")) throw new ConfigError(`${where}: field 'default_work_dir' must be an absolute path, got "${dir}"`);
   },
   async open(): Promise<ExecutorBackend> {
-    return { spawn: startNative, release: async () => {} };
+    const { execa } = await (execaModule ??= import("execa")); // on first use: execa costs start-up time
+    return { spawn: (spec) => startNative(execa, spec), release: async () => {} };
   },
   async probe(entry) {
     const dir = entry.default_work_dir;

@@ -8,12 +8,16 @@ import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
 import { signalNumber } from "../../process/signals.js";
 
 type Subprocess = ResultPromise<{ buffer: false; reject: false; detached: true }>;
-let execaModule: Promise<typeof import("execa")> | undefined;
+type Execa = (typeof import("execa"))["execa"];
 
-export async function startNative(spec: CommandSpec): Promise<RunningCommand> {
+/**
+ * Start a command. Synchronous when the spawn succeeded (Node knows at once: a failed exec is
+ * reported by libuv before spawn() returns, and then there is no pid), so `proc:start()`
+ * answers without a host round trip; a command that could not start rejects.
+ */
+export function startNative(execa: Execa, spec: CommandSpec): RunningCommand | Promise<RunningCommand> {
   const [file, ...args] = spec.argv;
   if (spec.cwd !== undefined && !isDirectory(spec.cwd)) throw new ExecError("NOT_FOUND", `work_dir ${spec.cwd} does not exist`);
-  const { execa } = await (execaModule ??= import("execa")); // loaded on first use: importing execa costs ~150 ms of start-up
   const child = execa(file!, args, {
     cwd: spec.cwd,
     env: spec.env,
@@ -28,11 +32,11 @@ export async function startNative(spec: CommandSpec): Promise<RunningCommand> {
     stripFinalNewline: false,
     cleanup: false, // the host's own shutdown handling kills groups, not just the leader
   }) as Subprocess;
-  await new Promise<void>((resolve, reject) => {
-    child.once("spawn", () => resolve());
+  if (child.pid !== undefined) return new NativeCommand(child);
+  return new Promise<RunningCommand>((resolve, reject) => {
+    child.once("spawn", () => resolve(new NativeCommand(child)));
     child.once("error", (e: NodeJS.ErrnoException) => reject(spawnError(e, spec)));
   });
-  return new NativeCommand(child);
 }
 
 function spawnError(e: NodeJS.ErrnoException, spec: CommandSpec): ExecError {
