@@ -1,5 +1,5 @@
 /** OutputStream flow control and decoding, driven by an in-memory Readable (pure logic). */
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { OutputStream } from "../src/stream/output-stream.js";
 import type { ByteParts } from "../src/stream/byte-parts.js";
@@ -85,6 +85,29 @@ describe("OutputStream", () => {
     expect(first.parts[0]!.buffer).toBe(chunks[0]!.buffer);
     expect(first.parts[0]!.byteOffset).toBe(chunks[0]!.byteOffset);
     expect(s.tryRead(100)!.join().toString()).toBe("fghi");
+  });
+
+  it("fill() waits for enough bytes, for the end, or for its time limit, whichever comes first", async () => {
+    const s = new OutputStream("stdout", { waiting: true }, undefined);
+    const src = new PassThrough();
+    s.attach(src);
+    const filled = s.fill(10, 5000);
+    src.write(Buffer.alloc(6));
+    await tick();
+    let done = false;
+    void filled.then(() => (done = true));
+    await tick();
+    expect(done).toBe(false);
+    src.write(Buffer.alloc(4));
+    await filled; // 10 bytes: long before 5 s
+    expect(s.buffered).toBe(10);
+    const t0 = Date.now();
+    await s.fill(100, 20); // never that many: the time limit
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(15);
+    const atEnd = s.fill(100, 5000);
+    src.end();
+    await atEnd;
+    expect(s.tryRead(100)!.length).toBe(10);
   });
 
   it("close() drops buffered data and keeps draining the producer", async () => {

@@ -13,6 +13,7 @@ import type { LuaValue } from "./values.js";
 
 const DEFAULT_READ = 64 * 1024;
 const MAX_READ = 16 * 1024 * 1024;
+const COALESCE_MS = 1;
 
 /** What a Lua stream object refers to: one reader of one process. */
 export class StreamHandle {
@@ -45,8 +46,11 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
   };
   const stream = (a: Args) => handles.get(a.value(1), StreamHandle, "stream");
 
-  /** Serve a stream read: at once when data is there, else wait (marking the process as waited on). */
-  const readWith = <T>(ref: StreamHandle, attempt: () => T | undefined): T | Promise<T> => {
+  /**
+   * Serve a stream read: at once when data is there, else wait (marking the process as waited
+   * on); `topUp`, after a wait, may wait a little longer for more before the attempt.
+   */
+  const readWith = <T>(ref: StreamHandle, attempt: () => T | undefined, topUp?: () => Promise<void> | undefined): T | Promise<T> => {
     const got = attempt();
     if (got !== undefined) return got;
     if (ref.stream.isClosed) throw new ExecError("CLOSED", `${ref.stream.name} stream is closed`);
@@ -54,6 +58,7 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       (async () => {
         for (;;) {
           await ref.stream.changed();
+          await topUp?.();
           if (ref.stream.isClosed) throw new ExecError("CLOSED", `${ref.stream.name} stream is closed`);
           const v = attempt();
           if (v !== undefined) return v;
@@ -204,7 +209,11 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       const n = a.value(2) ?? DEFAULT_READ;
       if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) throw new ExecError("INVALID", "stream:read: size must be a positive integer");
       const size = Math.min(n, MAX_READ);
-      return answer(readWith(ref, () => ref.stream.tryRead(size)));
+      const s = ref.stream;
+      // A read that had to wait for bulk output waits up to COALESCE_MS more for a full `size`:
+      // one host round trip per read instead of one per arriving chunk.
+      const topUp = () => (s.bulk && s.buffered < size ? s.fill(size, COALESCE_MS) : undefined);
+      return answer(readWith(ref, () => s.tryRead(size), topUp));
     },
 
     stream_read_line: (a) => {

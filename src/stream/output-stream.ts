@@ -18,6 +18,8 @@ export interface FlowOwner {
 }
 
 const NEWLINE = 0x0a;
+/** A chunk at least this big marks bulk output (pipes deliver up to 64 KiB, Incus 32 KiB messages). */
+const BULK_CHUNK = 16 * 1024;
 
 export class OutputStream {
   private chunks: Buffer[] = [];
@@ -30,6 +32,8 @@ export class OutputStream {
   private paused = false;
   private wakeups: Array<() => void> = [];
   private wakeScheduled = false;
+  private fills: Array<{ bytes: number; done: () => void }> = [];
+  private lastChunk = 0;
   private readonly decoder: ChunkDecoder | undefined;
   /** Total bytes (after decoding) that entered the stream; for tests and benchmarks. */
   received = 0;
@@ -89,7 +93,9 @@ export class OutputStream {
     if (this.closed) return; // closed by the script: drain and drop
     this.chunks.push(chunk);
     this.size += chunk.length;
+    this.lastChunk = chunk.length;
     this.wake();
+    if (this.fills.length) this.settleFills();
     if (this.ringBytes !== undefined) {
       while (this.size > this.ringBytes && this.chunks.length > 1) {
         const first = this.chunks.shift()!;
@@ -113,6 +119,7 @@ export class OutputStream {
     }
     this.ended = true;
     this.wake();
+    this.settleFills();
   }
 
   /**
@@ -129,6 +136,42 @@ export class OutputStream {
       this.wakeups = [];
       for (const f of w) f();
     });
+  }
+
+  /** True while the producer writes big chunks (bulk output rather than lines or prompts). */
+  get bulk(): boolean {
+    return this.lastChunk >= BULK_CHUNK;
+  }
+
+  get buffered(): number {
+    return this.size;
+  }
+
+  /** Resolves once `bytes` are buffered, the stream ends or is closed, or `ms` have passed. */
+  fill(bytes: number, ms: number): Promise<void> {
+    if (this.size >= bytes || this.ended || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const entry = {
+        bytes,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.fills = this.fills.filter((f) => f !== entry);
+        resolve();
+      }, ms);
+      this.fills.push(entry);
+    });
+  }
+
+  private settleFills(): void {
+    const over = this.ended || this.closed;
+    const done = this.fills.filter((f) => over || this.size >= f.bytes);
+    if (done.length === 0) return;
+    this.fills = this.fills.filter((f) => !done.includes(f));
+    for (const f of done) f.done();
   }
 
   /** Let the source flow again (called when the script starts waiting, or after consumption). */
@@ -200,6 +243,7 @@ export class OutputStream {
       this.source?.resume();
     }
     this.wake();
+    this.settleFills();
   }
 
   get isClosed(): boolean {
