@@ -1,7 +1,7 @@
 // Docker: sequential execs and stdout throughput against the docker CLI and raw dockerode.
 import { createRequire } from "node:module";
 import { Host } from "../dist/index.js";
-import { compare, execLoopLua, record, run, skip, streamVsCli } from "./lib.js";
+import { compare, execLoopLua, record, run, skip, streamVsCli, pairedRatio } from "./lib.js";
 
 const IMAGE = "moonexec-test:busybox";
 const EXECS = 100;
@@ -42,8 +42,8 @@ export async function benchDocker() {
       }
     };
     const t = await compare({ lua: () => host.runString(execLoop), cli, dockerode }, 3);
-    record(`docker: ${EXECS} × exec echo x`, t.lua, t.cli, "docker exec CLI", 0.5);
-    record(`docker: ${EXECS} × exec echo x`, t.lua, t.dockerode, "raw dockerode loop");
+    record(`docker: ${EXECS} × exec echo x`, t.lua, t.cli, "docker exec CLI", 0.5, { ratio: pairedRatio(t, "lua", "cli") });
+    record(`docker: ${EXECS} × exec echo x`, t.lua, t.dockerode, "raw dockerode loop", undefined, { ratio: pairedRatio(t, "lua", "dockerode") });
 
     await streamVsCli(host, "bench:box", "docker", `docker exec ${name}`, BYTES);
   } finally {

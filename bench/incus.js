@@ -1,6 +1,6 @@
 // Incus: sequential execs and stdout throughput against the incus CLI.
 import { Host } from "../dist/index.js";
-import { compare, execLoopLua, record, run, skip, streamVsCli } from "./lib.js";
+import { compare, execLoopLua, record, run, skip, streamVsCli, pairedRatio } from "./lib.js";
 
 const INSTANCE = "moonexec-test";
 const EXECS = 100;
@@ -25,7 +25,7 @@ export async function benchIncus() {
       for (let i = 0; i < EXECS; i++) await run("incus", ["exec", INSTANCE, "--", "echo", "x"]);
     };
     const t = await compare({ lua: () => host.runString(execLoop), cli }, 3);
-    record(`incus: ${EXECS} × exec echo x`, t.lua, t.cli, "incus exec CLI", 0.5);
+    record(`incus: ${EXECS} × exec echo x`, t.lua, t.cli, "incus exec CLI", 0.5, { ratio: pairedRatio(t, "lua", "cli") });
 
     await streamVsCli(host, "bench:box", "incus", `incus exec ${INSTANCE} --`, BYTES);
   } finally {

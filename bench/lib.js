@@ -9,7 +9,11 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Time each contender RUNS times, interleaved (ABAB...) so drift on a noisy machine hits both alike. */
+/**
+ * Time each contender RUNS times, interleaved (ABAB...) so drift on a noisy machine hits both
+ * alike. Returns each contender's median ms; `runs` (not enumerable) keeps every time, for
+ * pairedRatio.
+ */
 export async function compare(contenders, runs = RUNS) {
   const times = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
   for (const [, fn] of Object.entries(contenders)) await fn(); // warm-up
@@ -20,7 +24,17 @@ export async function compare(contenders, runs = RUNS) {
       times[name].push(performance.now() - t0);
     }
   }
-  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  const medians = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  return Object.defineProperty(medians, "runs", { value: times });
+}
+
+/**
+ * Median of the per-round time ratios a/b. Each round runs the contenders back to back, so a
+ * slow spell of this shared machine slows both sides of a round alike; the ratio of two
+ * medians would mix rounds.
+ */
+export function pairedRatio(t, a, b) {
+  return median(t.runs[a].map((x, i) => x / t.runs[b][i]));
 }
 
 /** Run a command to completion; resolves with stdout text. */
@@ -37,8 +51,7 @@ export function run(cmd, args, opts = {}) {
 export const rows = [];
 
 /** One result line: ours vs theirs (lower is better for times). */
-export function record(name, oursMs, theirsMs, theirsLabel, target, { higherIsBetter = false, unit = "ms" } = {}) {
-  const ratio = oursMs / theirsMs;
+export function record(name, oursMs, theirsMs, theirsLabel, target, { higherIsBetter = false, unit = "ms", ratio = oursMs / theirsMs } = {}) {
   const ok = target === undefined ? "" : higherIsBetter ? (ratio >= target ? "yes" : "NO") : ratio <= target ? "yes" : "NO";
   rows.push({ name, ours: `${oursMs.toFixed(1)} ${unit}`, baseline: `${theirsMs.toFixed(1)} ${unit} (${theirsLabel})`, ratio: ratio.toFixed(2), target: target === undefined ? "" : `${higherIsBetter ? "≥" : "≤"} ${target}`, ok });
   console.error(`  ${name}: ${ratio.toFixed(2)}× ${ok}`);
@@ -80,7 +93,8 @@ export async function streamVsCli(host, id, label, cliPrefix, bytes) {
     const out = await run("sh", ["-c", `${cliPrefix} dd if=/dev/zero bs=1048576 count=${mib} 2>/dev/null | wc -c`]);
     if (Number(out) !== bytes) throw new Error(`${cliPrefix} | wc -c gave ${out}`);
   };
-  const r = await compare({ lua: () => host.runString(lua), cli }, 3);
+  const r = await compare({ lua: () => host.runString(lua), cli });
   const mbps = (ms) => bytes / 1e6 / (ms / 1000);
-  record(`${label}: ${mib} MiB stdout via read()`, mbps(r.lua), mbps(r.cli), `${cliPrefix.split(" ").slice(0, 2).join(" ")} | wc -c`, 1.0, { unit: "MB/s", higherIsBetter: true });
+  const ratio = 1 / pairedRatio(r, "lua", "cli"); // a rate: theirs time over ours
+  record(`${label}: ${mib} MiB stdout via read()`, mbps(r.lua), mbps(r.cli), `${cliPrefix.split(" ").slice(0, 2).join(" ")} | wc -c`, 1.0, { unit: "MB/s", higherIsBetter: true, ratio });
 }

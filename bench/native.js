@@ -1,7 +1,7 @@
 // Native executor: sequential exec+wait and stdout throughput, against raw Node spawn.
 import { spawn } from "node:child_process";
 import { Host } from "../dist/index.js";
-import { compare, record } from "./lib.js";
+import { compare, record, pairedRatio } from "./lib.js";
 
 const EXECS = 200;
 const GIB = 1024 ** 3;
@@ -34,16 +34,16 @@ export async function benchNative() {
       for i = 1, ${EXECS} do local p = sh:exec({"/bin/true"}); p:start(); p:wait() end
       sh:release()`;
     const t = await compare({ lua: () => host.runString(execLoop), spawn: () => spawnLoop(EXECS) });
-    record(`native: ${EXECS} × exec+wait /bin/true`, t.lua, t.spawn, "node spawn loop", 1.3);
+    record(`native: ${EXECS} × exec+wait /bin/true`, t.lua, t.spawn, "node spawn loop", 1.3, { ratio: pairedRatio(t, "lua", "spawn") });
 
     const readLoop = `local sh = require("exec").get("bench:sh")
       local p = sh:exec({"dd", "if=/dev/zero", "bs=1M", "count=1024", "status=none"}); p:start()
       local s, n = p:stdout_stream(), 0
       while true do local c = s:read() if not c then break end n = n + #c end
       assert(p:wait() == 0 and n == ${GIB}); sh:release()`;
-    const r = await compare({ lua: () => host.runString(readLoop), spawn: () => spawnRead(GIB) }, 3);
+    const r = await compare({ lua: () => host.runString(readLoop), spawn: () => spawnRead(GIB) });
     const gbps = (ms) => GIB / 1e9 / (ms / 1000);
-    record("native: 1 GiB stdout via read()", gbps(r.lua), gbps(r.spawn), "node spawn 'data'", undefined, { unit: "GB/s", higherIsBetter: true });
+    record("native: 1 GiB stdout via read()", gbps(r.lua), gbps(r.spawn), "node spawn 'data'", undefined, { unit: "GB/s", higherIsBetter: true, ratio: 1 / pairedRatio(r, "lua", "spawn") });
     return { gbps: gbps(r.lua) };
   } finally {
     await host.dispose();

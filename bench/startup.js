@@ -3,7 +3,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compare, record, run } from "./lib.js";
+import { compare, record, run, pairedRatio } from "./lib.js";
 
 export async function benchStartup() {
   const dir = mkdtempSync(join(tmpdir(), "moonexec-bench-"));
@@ -11,5 +11,5 @@ export async function benchStartup() {
   writeFileSync(empty, "");
   const bin = fileURLToPath(new URL("../bin/moonexec.js", import.meta.url));
   const t = await compare({ moonexec: () => run(process.execPath, [bin, "run", empty], { cwd: dir }), node: () => run(process.execPath, ["-e", ""]) }, 7);
-  record("start-up: moonexec run empty.lua", t.moonexec, t.node, "node -e ''", 2);
+  record("start-up: moonexec run empty.lua", t.moonexec, t.node, "node -e ''", 2, { ratio: pairedRatio(t, "moonexec", "node") });
 }
