@@ -88,6 +88,25 @@ describe("library API", () => {
     expect(stat === "" || stat.startsWith("Z")).toBe(true);
   });
 
+  it("dispose() frees the VM, also with a run still waiting: hosts come and go without growing memory", async () => {
+    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+    const heapBytes = (h: Host) => ((h as unknown as { stack: { m: { HEAPU8: Uint8Array } } }).stack.m.HEAPU8.length);
+    let first = 0;
+    let last = 0;
+    for (let i = 0; i < 25; i++) {
+      const host = await Host.create({ stdout: quiet });
+      await host.runString(`local t = {} for i = 1, 20000 do t[i] = tostring(i) .. "x" end keep = t`);
+      const waiting = host.runString(`require("task").sleep(30)`).catch((e: Error) => e.message);
+      await new Promise((r) => setTimeout(r, 5));
+      await host.dispose();
+      expect(await waiting).toContain("host disposed");
+      last = heapBytes(host); // all hosts share one wasm module: its memory is the measure
+      if (i === 4) first = last;
+    }
+    // Each host keeps ~1.3 MB here; unclosed, 20 more would add ~25 MB.
+    expect(last - first).toBeLessThan(4 * 1024 * 1024);
+  });
+
   it("time limit applies per call", async () => {
     const dir = tempDir({ "p.lua": `return { spin = function() while true do end end, ok = function() return 1 end }` });
     const host = await Host.create({ timeLimit: 0.3 });

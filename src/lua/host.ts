@@ -258,15 +258,19 @@ export class Host {
     await this.registry.killForeground();
   }
 
-  /** Kill everything scripts started (processes, containers, sessions); the host cannot run again. Idempotent. */
+  /** Kill everything scripts started (processes, containers, sessions) and free the VM. Idempotent. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     this.driver.stop(new ScriptStop("host disposed", 1, "disposed"));
     await this.registry.releaseAll();
-    // The Lua state is not closed: lua_close hung now and then (busy, never returning)
-    // after a REPL session, cause not yet found. Its memory stays with the wasm module
-    // until the process ends.
+    // Close only once the stopped run has unwound: its cleanup still calls into the state
+    // (dropping threads and references), and on a closed state that would corrupt the heap
+    // all hosts share (one wasm module per process). Closing without this wait hung now and
+    // then after a REPL session (cause not pinned down); with it, REPL-like stress runs close
+    // every time.
+    await this.queue;
+    this.engine.global.close();
   }
 }
 
