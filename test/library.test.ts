@@ -1,6 +1,8 @@
 /** The library API for plugin hosts: options, plugins, TypeScript modules, dispose. */
 import { Writable } from "node:stream";
 import { execFileSync } from "node:child_process";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { Host, multi, ExecError, type AuditEvent } from "../src/index.js";
 import { tempDir } from "./helpers/cli.js";
@@ -105,6 +107,26 @@ describe("library API", () => {
     }
     // Each host keeps ~1.3 MB here; unclosed, 20 more would add ~25 MB.
     expect(last - first).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it("host waits leave nothing behind: a long-lived host's JS heap stays flat over 20000 waits", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const host = await Host.create({ config: { namespace: "t", entries: [{ name: "sh", kind: "exec.native" }] } });
+    try {
+      await host.runString(`P = require("exec").get("t:sh"):exec({"/bin/true"}); P:start(); assert(P:wait() == 0)`);
+      // wait() on an ended command still goes through a host wait (yield, settle, resume).
+      const waits = (n: number) => host.runString(`for i = 1, ${n} do assert(P:wait() == 0) end`);
+      await waits(2000);
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      await waits(20000);
+      gc();
+      // Racing a long-lived promise per wait kept ~300 bytes each: ~6 MB here.
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(1024 * 1024);
+    } finally {
+      await host.dispose();
+    }
   });
 
   it("time limit applies per call", async () => {

@@ -57,8 +57,6 @@ interface Ready {
 
 export class Driver {
   private stopReason: ScriptStop | undefined;
-  private wakeStop: (() => void) | undefined;
-  private stopped!: Promise<void>;
   private deadline = Infinity;
   private sliceStart = 0;
   private hookPtr = 0;
@@ -79,14 +77,12 @@ export class Driver {
 
   private armStop(): void {
     this.stopReason = undefined;
-    this.stopped = new Promise((resolve) => (this.wakeStop = resolve));
   }
 
   stop(reason: ScriptStop): void {
     if (this.stopReason) return;
     this.stopReason = reason;
-    this.wakeStop?.();
-    this.wakeLoop?.();
+    this.wakeLoop?.(); // an idle scheduler wakes and sees the reason
   }
 
   private installHook(L: number): void {
@@ -217,15 +213,19 @@ export class Driver {
     this.stack.lua.lua_settop(L, 0);
   }
 
-  /** Wait until a thread is ready, the run is stopped, or the deadline passes. */
+  /**
+   * Wait until a thread is ready, the run is stopped, or the deadline passes. Only a fresh
+   * promise per wait: racing a long-lived one (say, "stopped") would add a reaction to it on
+   * every wait, and those pile up until it settles — thousands per second on a busy stream,
+   * enough to make V8 grow its young generation and mark-compact every few MB.
+   */
   private async idle(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const woke = new Promise<void>((resolve) => {
-      this.wakeLoop = resolve;
-      if (this.deadline !== Infinity) timer = setTimeout(resolve, Math.max(0, this.deadline - Date.now()));
-    });
     try {
-      await Promise.race([woke, this.stopped]);
+      await new Promise<void>((resolve) => {
+        this.wakeLoop = resolve;
+        if (this.deadline !== Infinity) timer = setTimeout(resolve, Math.max(0, this.deadline - Date.now()));
+      });
     } finally {
       this.wakeLoop = undefined;
       clearTimeout(timer);
