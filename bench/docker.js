@@ -1,7 +1,7 @@
 // Docker: sequential execs and stdout throughput against the docker CLI and raw dockerode.
 import { createRequire } from "node:module";
 import { Host } from "../dist/index.js";
-import { compare, execLoopLua, record, run, skip, streamVsCli, pairedRatio } from "./lib.js";
+import { compare, execLoopLua, record, run, skip, streamVsCli, oneCommandVsCli, pairedRatio } from "./lib.js";
 
 const IMAGE = "moonexec-test:busybox";
 const EXECS = 100;
@@ -46,6 +46,8 @@ export async function benchDocker() {
     record(`docker: ${EXECS} × exec echo x`, t.lua, t.dockerode, "raw dockerode loop", undefined, { ratio: pairedRatio(t, "lua", "dockerode") });
 
     await streamVsCli(host, "bench:box", "docker", `docker exec ${name}`, BYTES);
+    // The executor creates its own container: compare with the CLI doing the same.
+    await oneCommandVsCli(host, "bench:box", "docker", ["docker", "run", "--rm", IMAGE, "true"]);
   } finally {
     await host.dispose();
     await run("docker", ["rm", "-f", name]).catch(() => {});

@@ -1,6 +1,6 @@
 // Incus: sequential execs and stdout throughput against the incus CLI.
 import { Host } from "../dist/index.js";
-import { compare, execLoopLua, record, run, skip, streamVsCli, pairedRatio } from "./lib.js";
+import { compare, execLoopLua, record, run, skip, streamVsCli, oneCommandVsCli, pairedRatio } from "./lib.js";
 
 const INSTANCE = "moonexec-test";
 const EXECS = 100;
@@ -28,6 +28,7 @@ export async function benchIncus() {
     record(`incus: ${EXECS} × exec echo x`, t.lua, t.cli, "incus exec CLI", 0.5, { ratio: pairedRatio(t, "lua", "cli") });
 
     await streamVsCli(host, "bench:box", "incus", `incus exec ${INSTANCE} --`, BYTES);
+    await oneCommandVsCli(host, "bench:box", "incus", ["incus", "exec", INSTANCE, "--", "true"]);
   } finally {
     await host.dispose();
   }

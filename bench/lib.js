@@ -81,20 +81,38 @@ export function execLoopLua(id, count) {
 /**
  * Stream `bytes` of zeros from `dd` through executor `id`, read with stream:read() in Lua,
  * against the CLI `cliPrefix dd ... | wc -c`; records MB/s of both and their ratio.
+ * The executor is acquired before timing and released after: the CLI streams from a
+ * container that is already running, and acquiring one (a Docker container is created
+ * and removed) is measured on its own by oneCommandVsCli.
  */
 export async function streamVsCli(host, id, label, cliPrefix, bytes) {
   const mib = bytes / 1024 ** 2;
-  const lua = `local ex = require("exec").get("${id}")
-    local p = ex:exec({"dd", "if=/dev/zero", "bs=1048576", "count=${mib}"}); p:start()
+  await host.runString(`BENCH_EX = require("exec").get("${id}")`);
+  const lua = `local p = BENCH_EX:exec({"dd", "if=/dev/zero", "bs=1048576", "count=${mib}"}); p:start()
     local s, n = p:stdout_stream(), 0
     while true do local c = s:read() if not c then break end n = n + #c end
-    assert(p:wait() == 0 and n == ${bytes}, n); ex:release()`;
+    assert(p:wait() == 0 and n == ${bytes}, n)`;
   const cli = async () => {
     const out = await run("sh", ["-c", `${cliPrefix} dd if=/dev/zero bs=1048576 count=${mib} 2>/dev/null | wc -c`]);
     if (Number(out) !== bytes) throw new Error(`${cliPrefix} | wc -c gave ${out}`);
   };
-  const r = await compare({ lua: () => host.runString(lua), cli });
-  const mbps = (ms) => bytes / 1e6 / (ms / 1000);
-  const ratio = 1 / pairedRatio(r, "lua", "cli"); // a rate: theirs time over ours
-  record(`${label}: ${mib} MiB stdout via read()`, mbps(r.lua), mbps(r.cli), `${cliPrefix.split(" ").slice(0, 2).join(" ")} | wc -c`, 1.0, { unit: "MB/s", higherIsBetter: true, ratio });
+  try {
+    const r = await compare({ lua: () => host.runString(lua), cli });
+    const mbps = (ms) => bytes / 1e6 / (ms / 1000);
+    const ratio = 1 / pairedRatio(r, "lua", "cli"); // a rate: theirs time over ours
+    record(`${label}: ${mib} MiB stdout via read()`, mbps(r.lua), mbps(r.cli), `${cliPrefix.split(" ").slice(0, 2).join(" ")} | wc -c`, 1.0, { unit: "MB/s", higherIsBetter: true, ratio });
+  } finally {
+    await host.runString(`BENCH_EX:release() BENCH_EX = nil`);
+  }
+}
+
+/**
+ * A whole one-command script — exec.get, run `true`, release — against one CLI call
+ * (`cli` as argv). No target: it shows what acquiring an executor costs.
+ */
+export async function oneCommandVsCli(host, id, label, cli) {
+  const lua = `local ex = require("exec").get("${id}"); local p = ex:exec({"true"}); p:start()
+    assert(p:wait() == 0); ex:release()`;
+  const t = await compare({ lua: () => host.runString(lua), cli: () => run(cli[0], cli.slice(1)) });
+  record(`${label}: get, exec true, release`, t.lua, t.cli, cli.slice(0, 2).join(" ") + " CLI", undefined, { ratio: pairedRatio(t, "lua", "cli") });
 }
