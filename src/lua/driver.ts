@@ -71,13 +71,7 @@ export class Driver {
     private readonly stack: LuaStack,
     private readonly pending: PendingTable,
     private readonly timeLimitSeconds?: number,
-  ) {
-    this.armStop();
-  }
-
-  private armStop(): void {
-    this.stopReason = undefined;
-  }
+  ) {}
 
   stop(reason: ScriptStop): void {
     if (this.stopReason) return;
@@ -124,7 +118,7 @@ export class Driver {
     // A time limit or an interrupt ends one top-level run (a script, a REPL line, a plugin
     // call); the next run starts fresh. Exit and dispose are final.
     const k = this.stopReason?.kind;
-    if (k === "time-limit" || k === "interrupted") this.armStop();
+    if (k === "time-limit" || k === "interrupted") this.stopReason = undefined;
     this.deadline = this.timeLimitSeconds ? Date.now() + this.timeLimitSeconds * 1000 : Infinity;
     this.installHook(thread.address);
 
