@@ -4,20 +4,13 @@
 // write-protected, so the parent's first write to each such page is a copy-on-write fault.
 // This prints what one such fault costs here, then the faults and time per command of a
 // bare spawn loop, an execa loop and the host's Lua loop, run side by side in one process.
-import { spawn, ChildProcess } from "node:child_process";
+import { ChildProcess } from "node:child_process";
 import { Host } from "../dist/index.js";
 import { median } from "./lib.js";
+import { spawnLoop } from "./native.js";
 
 const N = 200;
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
-
-async function spawnTrue() {
-  await new Promise((resolve, reject) => {
-    const c = spawn("/bin/true", [], { stdio: ["pipe", "pipe", "pipe"], env: { PATH: process.env.PATH } });
-    c.on("error", reject);
-    c.on("close", resolve);
-  });
-}
 
 /** Time to write one byte into each of 1000 resident pages right after a spawn, and again. */
 async function faultCost() {
@@ -30,7 +23,7 @@ async function faultCost() {
   };
   const first = [], again = [];
   for (let r = 0; r < 7; r++) {
-    await spawnTrue();
+    await spawnLoop(1);
     first.push(touch());
     again.push(touch());
   }
@@ -54,7 +47,7 @@ async function perCommand() {
   const lua = `local sh = require("exec").get("bench:sh")
     for i = 1, ${N} do local p = sh:exec({"/bin/true"}); p:start(); p:wait() end sh:release()`;
   const loops = {
-    "node spawn": async () => { for (let i = 0; i < N; i++) await spawnTrue(); },
+    "node spawn": () => spawnLoop(N),
     execa: async () => {
       for (let i = 0; i < N; i++) await execa("/bin/true", [], { detached: true, buffer: false, reject: false, cleanup: false, extendEnv: false, env: { PATH: process.env.PATH } });
     },

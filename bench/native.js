@@ -6,7 +6,8 @@ import { compare, record, pairedRatio } from "./lib.js";
 const EXECS = 200;
 const GIB = 1024 ** 3;
 
-function spawnLoop(n) {
+/** `n` sequential spawns of /bin/true, each awaited until 'close' (the raw Node baseline). */
+export function spawnLoop(n) {
   return (async () => {
     for (let i = 0; i < n; i++) {
       await new Promise((resolve, reject) => {
