@@ -72,6 +72,28 @@ describe("tasks", () => {
     expect(r.stdout.toString()).toBe("2\tfast\nnil\tTIMEOUT: task.select: nothing ready within 0.01s\n1\t0\n");
   });
 
+  it("waits with a timeout leave no timer behind once answered (the library's event loop can end)", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const host = await Host.create();
+    try {
+      const before = timers();
+      const [out] = await host.runString(`
+        local task = require("task")
+        local quick = task.spawn(function() return 1 end)
+        local slow = task.spawn(function() task.sleep(0.2) end)
+        local got = {}
+        got[#got + 1] = tostring(task.wait(quick, 60))
+        got[#got + 1] = tostring(task.select({slow, task.spawn(function() end)}, 60))
+        for i = 1, 50 do local ok, err = task.wait(slow, 0) got[#got + 1] = err and err.kind end
+        task.wait(slow)
+        return table.concat(got, " ", 1, 3)`);
+      expect(out).toBe("1 2 TIMEOUT");
+      expect(timers()).toBeLessThanOrEqual(before); // a 60 s timer each for wait and select, before the fix
+    } finally {
+      await host.dispose();
+    }
+  });
+
   it("blocking calls inside tasks also work inside their own coroutines and pcall", async () => {
     const r = await runLua(
       prologue +

@@ -12,8 +12,9 @@ import type { LuaStack } from "./values.js";
 import { ProcView, StreamHandle } from "./exec-natives.js";
 
 interface TaskState {
-  done: Promise<void>;
   finished: boolean;
+  /** Called once when the task ends; a wait that gives up removes its own. */
+  waiters: Set<() => void>;
 }
 
 export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): Record<string, NativeFn> {
@@ -28,21 +29,47 @@ export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): 
   const timeout = (s: number) =>
     new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), s * 1000));
 
-  /** When `item` ({kind, h}) is ready: at once (true) or a promise. */
-  const readiness = (item: unknown, i: number): true | Promise<unknown> => {
+  /**
+   * Resolves when the task ends. `cancel` withdraws the wait, so a wait that timed out leaves
+   * nothing on a long-running task (racing one shared promise would add to it every time).
+   */
+  const whenFinished = (t: TaskState): { ended: Promise<void>; cancel: () => void } => {
+    let waiter!: () => void;
+    const ended = new Promise<void>((resolve) => t.waiters.add((waiter = resolve)));
+    return { ended, cancel: () => t.waiters.delete(waiter) };
+  };
+
+  /**
+   * The first of `waits` to settle, or "timeout" after `limit` seconds; then the timer is
+   * cleared and every wait's `cancel` runs, so nothing outlives the call.
+   */
+  const firstOrTimeout = async <T>(waits: Array<{ ended: Promise<T>; cancel?: () => void }>, limit: number | undefined): Promise<T | "timeout"> => {
+    let timer: NodeJS.Timeout | undefined;
+    const all: Promise<T | "timeout">[] = waits.map((w) => w.ended);
+    if (limit !== undefined) all.push(new Promise((resolve) => (timer = setTimeout(() => resolve("timeout"), limit * 1000))));
+    try {
+      return await Promise.race(all);
+    } finally {
+      clearTimeout(timer);
+      for (const w of waits) w.cancel?.();
+    }
+  };
+
+  /** When `item` ({kind, h}) is ready: at once (true) or a wait. */
+  const readiness = (item: unknown, i: number): true | { ended: Promise<unknown>; cancel?: () => void } => {
     const { kind, h } = (item ?? {}) as { kind?: string; h?: number };
     if (kind === "stream") {
       const s = handles.get(h, StreamHandle, "stream");
-      return s.stream.readable ? true : s.proc.block(s.stream.changed());
+      return s.stream.readable ? true : { ended: s.proc.block(s.stream.changed()) };
     }
     if (kind === "process") {
       const v = handles.get(h, ProcView, "process");
-      return v.proc.state === "exited" ? true : v.proc.block(v.proc.whenDone());
+      return v.proc.state === "exited" ? true : { ended: v.proc.block(v.proc.whenDone()) };
     }
     if (kind === "task") {
       const t = typeof h === "number" ? tasks.get(h) : undefined;
       if (!t) throw new ExecError("INVALID", `task.select: item ${i} is not a live task`);
-      return t.finished ? true : t.done;
+      return t.finished ? true : whenFinished(t);
     }
     throw new ExecError("INVALID", `task.select: item ${i} must be a stream, a process or a task`);
   };
@@ -55,11 +82,11 @@ export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): 
       const ref = lua.luaL_ref(L, LUA_REGISTRYINDEX); // pops it; keeps the thread alive while it runs
       lua.lua_pushvalue(L, 1);
       lua.lua_xmove(L, T, 1);
-      let settle!: () => void;
-      const state: TaskState = { done: new Promise((r) => (settle = r)), finished: false };
+      const state: TaskState = { finished: false, waiters: new Set() };
       const task = driver.spawn(T, 0, () => {
         state.finished = true;
-        settle();
+        for (const w of state.waiters) w();
+        state.waiters.clear();
         tasks.delete(task.id);
         lua.luaL_unref(T, LUA_REGISTRYINDEX, ref); // the spawning thread may be gone by now; T is not
 
@@ -72,8 +99,7 @@ export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): 
       const t = tasks.get(a.integer(1, "task.wait: task"));
       if (!t || t.finished) return [true];
       const limit = seconds(a.value(2), "task.wait");
-      if (limit === undefined) return t.done.then(() => [true]);
-      return Promise.race([t.done, timeout(limit)]).then((r) => {
+      return firstOrTimeout([whenFinished(t)], limit).then((r) => {
         if (r === "timeout") throw new ExecError("TIMEOUT", `task.wait: task still running after ${limit}s`);
         return [true];
       });
@@ -83,17 +109,22 @@ export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): 
       const items = a.value(1);
       if (!Array.isArray(items) || items.length === 0) throw new ExecError("INVALID", "task.select: items must be a non-empty list");
       const limit = seconds(a.value(2), "task.select");
-      const waits: Promise<number>[] = [];
-      for (let i = 0; i < items.length; i++) {
-        const r = readiness(items[i], i + 1);
-        if (r === true) return [i + 1];
-        waits.push(r.then(() => i + 1));
+      const waits: Array<{ ended: Promise<number>; cancel?: () => void }> = [];
+      let waiting = false;
+      try {
+        for (let i = 0; i < items.length; i++) {
+          const r = readiness(items[i], i + 1);
+          if (r === true) return [i + 1];
+          waits.push({ ended: r.ended.then(() => i + 1), cancel: r.cancel });
+        }
+        waiting = true;
+        return firstOrTimeout(waits, limit).then((i) => {
+          if (i === "timeout") throw new ExecError("TIMEOUT", `task.select: nothing ready within ${limit}s`);
+          return [i];
+        });
+      } finally {
+        if (!waiting) for (const w of waits) w.cancel?.(); // answered at once or bad item: withdraw
       }
-      if (limit !== undefined) waits.push(timeout(limit).then(() => 0));
-      return Promise.race(waits).then((i) => {
-        if (i === 0) throw new ExecError("TIMEOUT", `task.select: nothing ready within ${limit}s`);
-        return [i];
-      });
     },
 
     sleep: (a: Args) => {
