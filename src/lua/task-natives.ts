@@ -26,8 +26,12 @@ export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): 
     if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new ExecError("INVALID", `${what}: timeout must be a number of seconds ≥ 0`);
     return v;
   };
-  const timeout = (s: number) =>
-    new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), s * 1000));
+  /** A wait that ends after `s` seconds; `cancel` clears its timer. */
+  const after = (s: number): { ended: Promise<"timeout">; cancel: () => void } => {
+    let timer!: NodeJS.Timeout;
+    const ended = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), s * 1000)));
+    return { ended, cancel: () => clearTimeout(timer) };
+  };
 
   /**
    * Resolves when the task ends. `cancel` withdraws the wait, so a wait that timed out leaves
@@ -40,18 +44,15 @@ export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): 
   };
 
   /**
-   * The first of `waits` to settle, or "timeout" after `limit` seconds; then the timer is
-   * cleared and every wait's `cancel` runs, so nothing outlives the call.
+   * The first of `waits` to settle, or "timeout" after `limit` seconds; then every wait's
+   * `cancel` runs (the timer's too), so nothing outlives the call.
    */
   const firstOrTimeout = async <T>(waits: Array<{ ended: Promise<T>; cancel?: () => void }>, limit: number | undefined): Promise<T | "timeout"> => {
-    let timer: NodeJS.Timeout | undefined;
-    const all: Promise<T | "timeout">[] = waits.map((w) => w.ended);
-    if (limit !== undefined) all.push(new Promise((resolve) => (timer = setTimeout(() => resolve("timeout"), limit * 1000))));
+    const all: Array<{ ended: Promise<T | "timeout">; cancel?: () => void }> = limit === undefined ? waits : [...waits, after(limit)];
     try {
-      return await Promise.race(all);
+      return await Promise.race(all.map((w) => w.ended));
     } finally {
-      clearTimeout(timer);
-      for (const w of waits) w.cancel?.();
+      for (const w of all) w.cancel?.();
     }
   };
 
@@ -129,7 +130,7 @@ export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): 
 
     sleep: (a: Args) => {
       const s = seconds(a.value(1), "task.sleep") ?? 0;
-      return timeout(s).then(() => [true]);
+      return after(s).ended.then(() => [true]);
     },
   };
 }
