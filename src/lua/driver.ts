@@ -13,7 +13,7 @@
  */
 import { LuaReturn, LuaEventMasks, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
-import { AWAIT, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
+import { AWAIT_BYTES, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
 
 /** The script ended on purpose (os.exit) or was stopped (limit, SIGINT). */
 export class ScriptStop extends Error {
@@ -80,22 +80,28 @@ export class Driver {
   }
 
   private installHook(L: number): void {
-    const lua = this.stack.lua;
-    const m = (lua as any).module;
+    const lua = this.stack.api;
+    const m = (this.stack.lua as any).module;
     if (!this.hookPtr) {
       this.hookPtr = m.addFunction((hookL: number) => {
         const now = Date.now();
         if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
         if (!this.stopReason && now - this.sliceStart < SLICE_MS) return;
         if (hookL === this.runningL && lua.lua_isyieldable(hookL)) {
-          lua.lua_yield(hookL, 0); // back to the scheduler (count hooks may yield with 0 values)
+          lua.lua_yieldk(hookL, 0, 0, 0); // back to the scheduler (count hooks may yield with 0 values)
         } else if (this.stopReason) {
           this.stack.push(hookL, this.stopReason.message);
           lua.lua_error(hookL);
         }
       }, "vii");
     }
-    lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, HOOK_EVERY);
+    this.stack.lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, HOOK_EVERY);
+  }
+
+  /** Free the hook's table slot; only once the VM is closed (nothing can call it then). */
+  dispose(): void {
+    if (this.hookPtr) (this.stack.lua as any).module.removeFunction(this.hookPtr);
+    this.hookPtr = 0;
   }
 
   /**
@@ -125,8 +131,7 @@ export class Driver {
     let result: { values?: LuaValue[]; error?: Error } | undefined;
     const main = this.spawn(thread.address, nargs, (L, count, error) => {
       if (error) return void (result = { error });
-      const lua = this.stack.lua;
-      const top = lua.lua_gettop(L);
+      const top = this.stack.api.lua_gettop(L);
       const values: LuaValue[] = [];
       for (let i = top - count + 1; i <= top; i++) values.push(this.stack.read(L, i));
       keep?.(L, count);
@@ -160,7 +165,7 @@ export class Driver {
 
   /** Resume one thread until it yields or ends. Returns true when it only paused for a time slice. */
   private async step({ task, nres }: Ready): Promise<boolean> {
-    const lua = this.stack.lua;
+    const lua = this.stack.api;
     const L = task.L;
     this.runningL = L;
     this.sliceStart = Date.now();
@@ -175,7 +180,7 @@ export class Driver {
       return false;
     }
     let awaitId: number | undefined;
-    if (n === 2 && this.stack.read(L, -2) === AWAIT) awaitId = this.stack.read(L, -1) as number;
+    if (n === 2 && this.stack.isBytes(L, -2, AWAIT_BYTES)) awaitId = this.stack.read(L, -1) as number;
     lua.lua_settop(L, -n - 1);
     if (awaitId !== undefined) {
       const p = this.pending.take(awaitId);
@@ -204,7 +209,7 @@ export class Driver {
     task.dead = true;
     this.live.delete(task);
     task.finish(L, count, error);
-    this.stack.lua.lua_settop(L, 0);
+    this.stack.api.lua_settop(L, 0);
   }
 
   /**
@@ -228,11 +233,10 @@ export class Driver {
   }
 
   private resume(L: number, nargs: number): [LuaReturn, number] {
-    const lua = this.stack.lua;
-    const m = (lua as any).module;
+    const m = (this.stack.lua as any).module;
     if (!this.resumeOut) this.resumeOut = m._malloc(4);
     m.HEAP32[this.resumeOut >> 2] = 0;
-    const status = lua.lua_resume(L, null, nargs, this.resumeOut);
+    const status: LuaReturn = this.stack.api.lua_resume(L, 0, nargs, this.resumeOut);
     return [status, m.HEAP32[this.resumeOut >> 2]];
   }
 

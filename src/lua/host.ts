@@ -13,7 +13,7 @@ import { builtinKinds } from "../backend/kinds.js";
 import { Registry } from "../registry/registry.js";
 import type { AuditEvent } from "../registry/executor.js";
 import { LuaStack, type LuaValue } from "./values.js";
-import { AWAIT, PendingTable, makeNative, type NativeFn } from "./natives.js";
+import { AWAIT, NativeTable, PendingTable, type NativeFn } from "./natives.js";
 import { Driver, LuaScriptError, ScriptStop } from "./driver.js";
 import { Handles } from "./handles.js";
 import { execNatives } from "./exec-natives.js";
@@ -66,6 +66,7 @@ export class Host {
   readonly registry: Registry;
   private readonly stack: LuaStack;
   private readonly pending = new PendingTable();
+  private readonly natives: NativeTable;
   private readonly handles = new Handles();
   private readonly driver: Driver;
   private scriptDir: string | undefined;
@@ -81,6 +82,7 @@ export class Host {
   ) {
     this.stack = new LuaStack(engine.global.lua);
     this.driver = new Driver(this.stack, this.pending, opts.timeLimit);
+    this.natives = new NativeTable(engine.global.lua, this.stack, this.pending);
     this.registry = new Registry(config, builtinKinds(), { bufferBytes: opts.streamBufferBytes, audit: opts.audit, ringBytes: opts.ringBytes });
   }
 
@@ -104,17 +106,15 @@ export class Host {
       module_path: this.moduleDirs().map((d) => `${d}/?.lua;${d}/?/init.lua`).join(";"),
       builtin_sources: { exec: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"), task: readFileSync(resolve(LUA_DIR, "task.lua"), "utf8") },
     };
-    for (const [name, fn] of Object.entries(fns)) natives[name] = makeNative(this.stack, this.pending, fn);
+    for (const [name, fn] of Object.entries(fns)) natives[name] = this.natives.add(fn);
+    natives.AWAIT = AWAIT;
 
     const lua = this.stack.lua;
     const G = this.engine.global.address;
     await this.run(
       (thread) => {
         this.load(thread, readFileSync(resolve(LUA_DIR, "prelude.lua")), "=[moonexec prelude]");
-        thread.pushValue(natives);
-        // AWAIT has a NUL byte; wasmoon's string push would cut it, so set it raw.
-        this.stack.push(thread.address, AWAIT);
-        lua.lua_setfield(thread.address, -2, "AWAIT");
+        this.stack.push(thread.address, natives);
         return 1;
       },
       (L) => {
@@ -124,10 +124,10 @@ export class Host {
     );
     for (const [name, module] of Object.entries(this.opts.modules ?? {})) {
       const table: Record<string, unknown> = {};
-      for (const [fname, fn] of Object.entries(module)) table[fname] = makeNative(this.stack, this.pending, userNative(fn));
+      for (const [fname, fn] of Object.entries(module)) table[fname] = this.natives.add(userNative(fn));
       await this.callHostApi("register_module", (thread) => {
         this.stack.push(thread.address, name);
-        thread.pushValue(table);
+        this.stack.push(thread.address, table);
         return 2;
       });
     }
@@ -271,6 +271,8 @@ export class Host {
     // every time.
     await this.queue;
     this.engine.global.close();
+    this.natives.dispose();
+    this.driver.dispose();
   }
 }
 

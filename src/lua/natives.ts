@@ -6,12 +6,14 @@
  * (AWAIT, id). A native that returns a Promise answers AWAIT; the Lua side yields,
  * and the driver resumes it with the settled answer once the promise is done.
  */
-import { decorateFunction, LuaRawResult, type LuaThread } from "./wasmoon.js";
+import { LUA_REGISTRYINDEX, type LuaWasm } from "./wasmoon.js";
+import { upvalueIndex } from "./lua-api.js";
 import { ExecError, toExecError } from "../errors.js";
-import type { LuaStack, LuaValue } from "./values.js";
+import { LuaCFunction, type LuaStack, type LuaValue } from "./values.js";
 
 /** The marker yielded for host waits. NUL-prefixed so no ordinary script value equals it. */
 export const AWAIT = "\0moonexec.await";
+export const AWAIT_BYTES = Buffer.from(AWAIT);
 
 export type Outcome = { ok: true; values: unknown[] } | { ok: false; error: ExecError };
 
@@ -68,7 +70,7 @@ export class PendingTable {
 }
 
 export function pushOutcome(stack: LuaStack, L: number, outcome: Outcome): number {
-  const lua = stack.lua;
+  const lua = stack.api;
   if (outcome.ok) {
     lua.lua_checkstack(L, outcome.values.length + 4);
     lua.lua_pushboolean(L, 1);
@@ -81,23 +83,57 @@ export function pushOutcome(stack: LuaStack, L: number, outcome: Outcome): numbe
   return 3;
 }
 
-export function makeNative(stack: LuaStack, pending: PendingTable, fn: NativeFn) {
-  return decorateFunction(
-    (thread: LuaThread, argc: number) => {
-      const L = thread.address;
+/**
+ * The natives of one host, callable from Lua. All of them share one C function (a wasm
+ * table slot): each is pushed as a closure whose upvalue is its index here. Calls come
+ * straight to `call`, with none of wasmoon's per-call wrapping (a thread object, an
+ * argument array, a string conversion to check the userdata).
+ */
+export class NativeTable {
+  private readonly fns: NativeFn[] = [];
+  private pointer = 0;
+
+  constructor(
+    private readonly lua: LuaWasm,
+    private readonly stack: LuaStack,
+    private readonly pending: PendingTable,
+  ) {}
+
+  /** A value to push (in a table or alone) that Lua calls as a function. */
+  add(fn: NativeFn): LuaCFunction {
+    const m = (this.lua as any).module;
+    if (!this.pointer) this.pointer = m.addFunction((L: number) => this.call(L), "ii");
+    this.fns.push(fn);
+    return new LuaCFunction(this.pointer, this.fns.length - 1);
+  }
+
+  /** Free the table slot (the VM is closed: nothing can call it any more). */
+  dispose(): void {
+    if (this.pointer) (this.lua as any).module.removeFunction(this.pointer);
+    this.pointer = 0;
+  }
+
+  private call(L: number): number {
+    const { stack } = this;
+    const fn = this.fns[Number(stack.api.lua_tointegerx(L, upvalueIndex(LUA_REGISTRYINDEX, 1), 0))]!;
+    try {
       let result: unknown[] | Promise<unknown[]>;
       try {
-        result = fn(new Args(stack, L, argc));
+        result = fn(new Args(stack, L, stack.api.lua_gettop(L)));
       } catch (e) {
-        return new LuaRawResult(pushOutcome(stack, L, { ok: false, error: toExecError(e) }));
+        if (typeof e === "number") throw e; // a Lua error unwinding (longjmp): not ours to stop
+        return pushOutcome(stack, L, { ok: false, error: toExecError(e) });
       }
       if (result instanceof Promise) {
-        stack.push(L, AWAIT);
-        stack.push(L, pending.add(result));
-        return new LuaRawResult(2);
+        stack.pushBytes(L, AWAIT_BYTES);
+        stack.push(L, this.pending.add(result));
+        return 2;
       }
-      return new LuaRawResult(pushOutcome(stack, L, { ok: true, values: result }));
-    },
-    { receiveThread: true, receiveArgsQuantity: true },
-  );
+      return pushOutcome(stack, L, { ok: true, values: result });
+    } catch (e) {
+      if (typeof e === "number") throw e;
+      // A value the stack cannot take: answer with the error rather than unwind through the VM.
+      return pushOutcome(stack, L, { ok: false, error: new ExecError("INTERNAL", `host function failed: ${(e as Error).message}`) });
+    }
+  }
 }

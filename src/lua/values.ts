@@ -6,6 +6,7 @@
  * here with lua_pushlstring / lua_tolstring on the wasm heap directly.
  */
 import { LuaType, type LuaWasm } from "./wasmoon.js";
+import { luaApi, type LuaApi } from "./lua-api.js";
 import { ByteParts } from "../stream/byte-parts.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -20,24 +21,45 @@ export class LuaOpaque {
   constructor(readonly type: string) {}
 }
 
+/** A C function (a wasm table index) pushed as a closure with one integer upvalue. */
+export class LuaCFunction {
+  constructor(
+    readonly pointer: number,
+    readonly upvalue: number,
+  ) {}
+}
+
 export class LuaStack {
-  private readonly m: any; // the emscripten module (HEAPU8, _malloc, raw exports)
+  private readonly m: any; // the emscripten module (HEAPU8, _malloc)
+  /** The C API without wasmoon's per-call conversions (see lua-api.ts). */
+  readonly api: LuaApi;
   private lenPtr: number;
   private staging = { ptr: 0, size: 0 };
 
   constructor(readonly lua: LuaWasm) {
     this.m = (lua as any).module;
+    this.api = luaApi(lua);
     this.lenPtr = this.m._malloc(8);
   }
 
   /** Raw bytes of the string (or number, coerced) at idx; undefined when not a string. */
   bytes(L: number, idx: number): Buffer | undefined {
-    const t = this.lua.lua_type(L, idx);
+    const t = this.api.lua_type(L, idx);
     if (t !== LuaType.String && t !== LuaType.Number) return undefined;
-    const ptr = this.m._lua_tolstring(L, idx, this.lenPtr);
+    const ptr = this.api.lua_tolstring(L, idx, this.lenPtr);
     const len = this.m.HEAPU32[this.lenPtr >> 2];
     // Copy out: the wasm heap may grow (and detach views) on the next allocation.
     return Buffer.from(this.m.HEAPU8.subarray(ptr, ptr + len));
+  }
+
+  /** True when the value at idx is a string of exactly these bytes (nothing is copied). */
+  isBytes(L: number, idx: number, want: Uint8Array): boolean {
+    if (this.api.lua_type(L, idx) !== LuaType.String) return false;
+    const ptr = this.api.lua_tolstring(L, idx, this.lenPtr);
+    if (this.m.HEAPU32[this.lenPtr >> 2] !== want.length) return false;
+    const heap: Uint8Array = this.m.HEAPU8;
+    for (let i = 0; i < want.length; i++) if (heap[ptr + i] !== want[i]) return false;
+    return true;
   }
 
   pushBytes(L: number, data: Uint8Array): void {
@@ -52,7 +74,7 @@ export class LuaStack {
    */
   pushParts(L: number, parts: readonly Uint8Array[], length: number): void {
     if (length === 0) {
-      this.m._lua_pushlstring(L, 0, 0);
+      this.api.lua_pushlstring(L, 0, 0);
       return;
     }
     const keep = length <= STAGING_KEEP;
@@ -73,14 +95,14 @@ export class LuaStack {
         heap.set(p, at);
         at += p.length;
       }
-      this.m._lua_pushlstring(L, ptr, length);
+      this.api.lua_pushlstring(L, ptr, length);
     } finally {
       if (!keep) this.m._free(ptr);
     }
   }
 
   read(L: number, idx: number, depth = 0): LuaValue {
-    const lua = this.lua;
+    const lua = this.api;
     switch (lua.lua_type(L, idx)) {
       case LuaType.None:
       case LuaType.Nil:
@@ -88,7 +110,7 @@ export class LuaStack {
       case LuaType.Boolean:
         return lua.lua_toboolean(L, idx) !== 0;
       case LuaType.Number:
-        return lua.lua_isinteger(L, idx) ? Number(lua.lua_tointegerx(L, idx, null)) : lua.lua_tonumberx(L, idx, null);
+        return lua.lua_isinteger(L, idx) ? Number(lua.lua_tointegerx(L, idx, 0)) : lua.lua_tonumberx(L, idx, 0);
       case LuaType.String: {
         const b = this.bytes(L, idx)!;
         try {
@@ -109,9 +131,9 @@ export class LuaStack {
   }
 
   private readTable(L: number, idx: number, depth: number): LuaValue {
-    const lua = this.lua;
+    const lua = this.api;
     const abs = idx < 0 ? lua.lua_gettop(L) + idx + 1 : idx;
-    const len = Number(lua.lua_rawlen(L, abs)); // typed number, returns a BigInt
+    const len = Number(lua.lua_rawlen(L, abs)); // a lua_Unsigned: BigInt
     const obj: Record<string, LuaValue> = {};
     let keys = 0;
     lua.lua_pushnil(L);
@@ -138,7 +160,7 @@ export class LuaStack {
   }
 
   push(L: number, v: unknown, depth = 0): void {
-    const lua = this.lua;
+    const lua = this.api;
     if (v === undefined || v === null) lua.lua_pushnil(L);
     else if (typeof v === "boolean") lua.lua_pushboolean(L, v ? 1 : 0);
     else if (typeof v === "number") {
@@ -147,7 +169,11 @@ export class LuaStack {
     } else if (typeof v === "string") this.pushBytes(L, Buffer.from(v, "utf8"));
     else if (v instanceof Uint8Array) this.pushBytes(L, v);
     else if (v instanceof ByteParts) this.pushParts(L, v.parts, v.length);
-    else if (Array.isArray(v)) {
+    else if (v instanceof LuaCFunction) {
+      lua.lua_pushinteger(L, BigInt(v.upvalue));
+      lua.lua_pushcclosure(L, v.pointer, 1);
+    } else if (Array.isArray(v)) {
+      lua.lua_checkstack(L, 3);
       lua.lua_createtable(L, v.length, 0);
       v.forEach((item, i) => {
         this.push(L, item, depth + 1);
@@ -155,11 +181,13 @@ export class LuaStack {
       });
     } else if (typeof v === "object" && depth < 32) {
       const entries = Object.entries(v as object);
+      lua.lua_checkstack(L, 3);
       lua.lua_createtable(L, 0, entries.length);
       for (const [k, item] of entries) {
         if (item === undefined) continue;
+        this.pushBytes(L, Buffer.from(k, "utf8"));
         this.push(L, item, depth + 1);
-        lua.lua_setfield(L, -2, k);
+        lua.lua_rawset(L, -3);
       }
     } else lua.lua_pushnil(L);
   }
