@@ -14,6 +14,13 @@ import type { LuaValue } from "./values.js";
 const DEFAULT_READ = 64 * 1024;
 const MAX_READ = 16 * 1024 * 1024;
 const COALESCE_MS = 1;
+/**
+ * A read that had to wait for bulk output gathers up to this much (for at most COALESCE_MS)
+ * before it answers, so the reads after it are served without waiting. Each wait costs a
+ * Lua yield and resume; Incus sends 32 KiB messages, and with waits for 64 KiB the reader
+ * woke twice as often, read for read, and streamed at 0.6–0.75× the CLI's rate.
+ */
+const READ_AHEAD = 256 * 1024;
 
 /** What a Lua stream object refers to: one reader of one process. */
 export class StreamHandle {
@@ -210,9 +217,10 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) throw new ExecError("INVALID", "stream:read: size must be a positive integer");
       const size = Math.min(n, MAX_READ);
       const s = ref.stream;
-      // A read that had to wait for bulk output waits up to COALESCE_MS more for a full `size`:
-      // one host round trip per read instead of one per arriving chunk.
-      const topUp = () => (s.bulk && s.buffered < size ? s.fill(size, COALESCE_MS) : undefined);
+      // A read that had to wait for bulk output waits up to COALESCE_MS more, for a full `size`
+      // and some read-ahead: one host round trip serves several reads.
+      const want = Math.max(size, READ_AHEAD);
+      const topUp = () => (s.bulk && s.buffered < want ? s.fill(want, COALESCE_MS) : undefined);
       return answer(readWith(ref, () => s.tryRead(size), topUp));
     },
 
