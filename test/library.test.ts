@@ -109,6 +109,26 @@ describe("library API", () => {
     expect(last - first).toBeLessThan(4 * 1024 * 1024);
   });
 
+  it("a disposed host can be collected: its C functions leave the shared wasm table", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    // In a function of its own, so no stack slot of this test keeps the host.
+    const useAndDispose = async () => {
+      const host = await Host.create({ config: { namespace: "t", entries: [{ name: "sh", kind: "exec.native" }] } });
+      await host.runString(`local p = require("exec").get("t:sh"):exec({"/bin/true"}); p:start(); assert(p:wait() == 0)`);
+      await host.dispose();
+      return new WeakRef(host);
+    };
+    const refs = [await useAndDispose(), await useAndDispose(), await useAndDispose()];
+    for (let i = 0; i < 5 && refs.some((r) => r.deref()); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      gc();
+    }
+    // Every host of a process shares one wasm module; a function left in its table (a native,
+    // the scheduler's hook) keeps the host and all it held. Before the fix all three stayed.
+    expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0);
+  });
+
   it("host waits leave nothing behind: a long-lived host's JS heap stays flat over 20000 waits", async () => {
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 
 const wasmoon = createRequire(import.meta.url)("wasmoon") as typeof import("wasmoon");
 
-export const { LuaFactory, LuaReturn, LuaType, LuaEventMasks, LuaRawResult, LUA_REGISTRYINDEX, decorateFunction } = wasmoon;
+export const { LuaFactory, LuaReturn, LuaType, LuaEventMasks, LUA_REGISTRYINDEX } = wasmoon;
 export type { LuaEngine, LuaThread, LuaWasm } from "wasmoon";
 export type LuaReturn = import("wasmoon").LuaReturn;
 export type LuaFactory = import("wasmoon").LuaFactory;
