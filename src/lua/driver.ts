@@ -81,9 +81,8 @@ export class Driver {
 
   private installHook(L: number): void {
     const lua = this.stack.api;
-    const m = (this.stack.lua as any).module;
     if (!this.hookPtr) {
-      this.hookPtr = m.addFunction((hookL: number) => {
+      this.hookPtr = this.stack.addFunction((hookL) => {
         const now = Date.now();
         if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
         if (!this.stopReason && now - this.sliceStart < SLICE_MS) return;
@@ -100,7 +99,7 @@ export class Driver {
 
   /** Free the hook's table slot; only once the VM is closed (nothing can call it then). */
   dispose(): void {
-    if (this.hookPtr) (this.stack.lua as any).module.removeFunction(this.hookPtr);
+    if (this.hookPtr) this.stack.removeFunction(this.hookPtr);
     this.hookPtr = 0;
   }
 

@@ -82,7 +82,7 @@ export class Host {
   ) {
     this.stack = new LuaStack(engine.global.lua);
     this.driver = new Driver(this.stack, this.pending, opts.timeLimit);
-    this.natives = new NativeTable(engine.global.lua, this.stack, this.pending);
+    this.natives = new NativeTable(this.stack, this.pending);
     this.registry = new Registry(config, builtinKinds(), { bufferBytes: opts.streamBufferBytes, audit: opts.audit, ringBytes: opts.ringBytes });
   }
 

@@ -3,12 +3,11 @@
  * numbers in, numbers out (lua_Integer and lua_Unsigned as BigInt).
  *
  * wasmoon's own methods (`lua.lua_type(...)`) go through Emscripten's ccall, which builds
- * a few objects and closures on every call. A busy stream makes thousands of calls a
- * second; that garbage kept V8's young generation large and its old generation close to
- * the limit, so it mark-compacted every few tens of MB. These calls allocate nothing.
- * Functions that take C strings stay with wasmoon's methods (they convert the string).
+ * an object, closures and arrays on every call. A busy stream makes thousands of calls a
+ * second; that was half of its JS garbage. These calls allocate nothing. Functions that
+ * take C strings stay with wasmoon's methods (they convert the string).
  */
-import type { LuaWasm } from "./wasmoon.js";
+import { LUA_REGISTRYINDEX, type LuaWasm } from "./wasmoon.js";
 
 export interface LuaApi {
   lua_type(L: number, idx: number): number;
@@ -57,4 +56,4 @@ export function luaApi(lua: LuaWasm): LuaApi {
 }
 
 /** `lua_upvalueindex(i)`: the pseudo-index of a C closure's i-th upvalue. */
-export const upvalueIndex = (registryIndex: number, i: number): number => registryIndex - i;
+export const upvalueIndex = (i: number): number => LUA_REGISTRYINDEX - i;

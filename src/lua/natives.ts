@@ -6,7 +6,6 @@
  * (AWAIT, id). A native that returns a Promise answers AWAIT; the Lua side yields,
  * and the driver resumes it with the settled answer once the promise is done.
  */
-import { LUA_REGISTRYINDEX, type LuaWasm } from "./wasmoon.js";
 import { upvalueIndex } from "./lua-api.js";
 import { ExecError, toExecError } from "../errors.js";
 import { LuaCFunction, type LuaStack, type LuaValue } from "./values.js";
@@ -94,28 +93,26 @@ export class NativeTable {
   private pointer = 0;
 
   constructor(
-    private readonly lua: LuaWasm,
     private readonly stack: LuaStack,
     private readonly pending: PendingTable,
   ) {}
 
   /** A value to push (in a table or alone) that Lua calls as a function. */
   add(fn: NativeFn): LuaCFunction {
-    const m = (this.lua as any).module;
-    if (!this.pointer) this.pointer = m.addFunction((L: number) => this.call(L), "ii");
+    if (!this.pointer) this.pointer = this.stack.addFunction((L) => this.call(L), "ii");
     this.fns.push(fn);
     return new LuaCFunction(this.pointer, this.fns.length - 1);
   }
 
   /** Free the table slot (the VM is closed: nothing can call it any more). */
   dispose(): void {
-    if (this.pointer) (this.lua as any).module.removeFunction(this.pointer);
+    if (this.pointer) this.stack.removeFunction(this.pointer);
     this.pointer = 0;
   }
 
   private call(L: number): number {
     const { stack } = this;
-    const fn = this.fns[Number(stack.api.lua_tointegerx(L, upvalueIndex(LUA_REGISTRYINDEX, 1), 0))]!;
+    const fn = this.fns[Number(stack.api.lua_tointegerx(L, upvalueIndex(1), 0))]!;
     try {
       let result: unknown[] | Promise<unknown[]>;
       try {

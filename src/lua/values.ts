@@ -52,6 +52,19 @@ export class LuaStack {
     return Buffer.from(this.m.HEAPU8.subarray(ptr, ptr + len));
   }
 
+  /**
+   * Register a JS function as a C function in the module's table (signature as Emscripten
+   * spells it, e.g. "ii"). The table is shared by every VM in the process: whoever adds
+   * one removes it once its VM is closed, or the function and all it holds stay.
+   */
+  addFunction(fn: (...args: number[]) => number | void, signature: string): number {
+    return this.m.addFunction(fn, signature);
+  }
+
+  removeFunction(pointer: number): void {
+    this.m.removeFunction(pointer);
+  }
+
   /** True when the value at idx is a string of exactly these bytes (nothing is copied). */
   isBytes(L: number, idx: number, want: Uint8Array): boolean {
     if (this.api.lua_type(L, idx) !== LuaType.String) return false;
