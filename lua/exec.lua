@@ -23,17 +23,25 @@ end
 
 local exec = {}
 
+-- A new object for handle h. Each holds host objects Lua's collector cannot weigh (see
+-- Handles.collectDue), so the host says when to collect before more pile up.
+local collect_due, collectgarbage = N.collect_due, collectgarbage
+local function object(mt, h, id)
+  if settle(collect_due()) then collectgarbage() end
+  return setmetatable({ _h = h, id = id }, mt)
+end
+
 function exec.get(id)
   local h, err = settle(N.exec_get(id))
   if h == nil then return nil, err end
-  return setmetatable({ _h = h, id = id }, Executor)
+  return object(Executor, h, id)
 end
 
 local raw_exec = method(Executor, "executor:exec", N.executor_exec)
 function Executor:exec(cmd, opts)
   local h, err = raw_exec(self, cmd, opts)
   if h == nil then return nil, err end
-  return setmetatable({ _h = h }, Process)
+  return object(Process, h)
 end
 Executor.release = method(Executor, "executor:release", N.executor_release)
 Executor.processes = method(Executor, "executor:processes", N.executor_processes)
@@ -42,7 +50,7 @@ local raw_attach = method(Executor, "executor:attach", N.executor_attach)
 function Executor:attach(selector)
   local h, err = raw_attach(self, selector)
   if h == nil then return nil, err end
-  return setmetatable({ _h = h }, Process)
+  return object(Process, h)
 end
 Executor.push_file = method(Executor, "executor:push_file", N.executor_push_file)
 Executor.pull_file = method(Executor, "executor:pull_file", N.executor_pull_file)
@@ -74,7 +82,7 @@ local function stream_getter(which)
     if cached then return cached end
     local h, err = raw(self, which)
     if h == nil then return nil, err end
-    local s = setmetatable({ _h = h }, Stream)
+    local s = object(Stream, h)
     self[which] = s
     return s
   end

@@ -129,6 +129,25 @@ describe("library API", () => {
     expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0);
   });
 
+  it("a script that runs many commands does not pile up finished processes: Lua collects when handles double", async () => {
+    const host = await Host.create({ config: { namespace: "t", entries: [{ name: "sh", kind: "exec.native" }] } });
+    const live = () => (host as unknown as { handles: { map: Map<number, unknown> } }).handles.map.size;
+    try {
+      let peak = 0;
+      for (let round = 0; round < 6; round++) {
+        await host.runString(`local sh = require("exec").get("t:sh")
+          for i = 1, 50 do local p = sh:exec({"true"}); p:start(); p:stdout_stream(); assert(p:wait() == 0) end`);
+        peak = Math.max(peak, live());
+      }
+      // 300 commands made ~600 objects (process and stream) that the script dropped at once.
+      // Lua alone collected them late: ~200 per 100 commands stayed, each holding a finished
+      // process. Now a collection comes once the live handles reach 128.
+      expect(peak).toBeLessThan(160);
+    } finally {
+      await host.dispose();
+    }
+  });
+
   it("host waits leave nothing behind: a long-lived host's JS heap stays flat over 20000 waits", async () => {
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;

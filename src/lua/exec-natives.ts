@@ -125,6 +125,8 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       return [handles.add(new ProcView(p, p.logs.stdout.subscribe(p), p.logs.stderr.subscribe(p)))];
     },
 
+    collect_due: () => [handles.collectDue()],
+
     free: (a) => {
       const h = a.value(1);
       if (typeof h === "number") handles.delete(h);
