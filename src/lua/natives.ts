@@ -114,13 +114,7 @@ export class NativeTable {
     const { stack } = this;
     const fn = this.fns[Number(stack.api.lua_tointegerx(L, upvalueIndex(1), 0))]!;
     try {
-      let result: unknown[] | Promise<unknown[]>;
-      try {
-        result = fn(new Args(stack, L, stack.api.lua_gettop(L)));
-      } catch (e) {
-        if (typeof e === "number") throw e; // a Lua error unwinding (longjmp): not ours to stop
-        return pushOutcome(stack, L, { ok: false, error: toExecError(e) });
-      }
+      const result = fn(new Args(stack, L, stack.api.lua_gettop(L)));
       if (result instanceof Promise) {
         stack.pushBytes(L, AWAIT_BYTES);
         stack.push(L, this.pending.add(result));
@@ -128,9 +122,9 @@ export class NativeTable {
       }
       return pushOutcome(stack, L, { ok: true, values: result });
     } catch (e) {
-      if (typeof e === "number") throw e;
-      // A value the stack cannot take: answer with the error rather than unwind through the VM.
-      return pushOutcome(stack, L, { ok: false, error: new ExecError("INTERNAL", `host function failed: ${(e as Error).message}`) });
+      if (typeof e === "number") throw e; // a Lua error unwinding (longjmp): not ours to stop
+      // The native failed, or its answer could not be pushed: answer with the error.
+      return pushOutcome(stack, L, { ok: false, error: toExecError(e) });
     }
   }
 }
