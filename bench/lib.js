@@ -10,15 +10,18 @@ export function median(xs) {
 }
 
 /**
- * Time each contender RUNS times, interleaved (ABAB...) so drift on a noisy machine hits both
- * alike. Returns each contender's median ms; `runs` (not enumerable) keeps every time, for
- * pairedRatio.
+ * Time each contender RUNS times, interleaved so drift on a noisy machine hits both alike; the
+ * order turns every round (AB, BA, AB...), so neither always runs right after the other (a
+ * daemon may still be cleaning up the previous command). Returns each contender's median ms;
+ * `runs` (not enumerable) keeps every time, for pairedRatio.
  */
 export async function compare(contenders, runs = RUNS) {
   const times = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
   for (const [, fn] of Object.entries(contenders)) await fn(); // warm-up
   for (let i = 0; i < runs; i++) {
-    for (const [name, fn] of Object.entries(contenders)) {
+    const order = Object.entries(contenders);
+    if (i % 2) order.reverse();
+    for (const [name, fn] of order) {
       const t0 = performance.now();
       await fn();
       times[name].push(performance.now() - t0);
