@@ -5,7 +5,7 @@ import { benchStartup } from "./startup.js";
 import { benchDocker } from "./docker.js";
 import { benchIncus } from "./incus.js";
 import { benchMemory } from "./memory.js";
-import { printTable } from "./lib.js";
+import { closeLauncher, printTable } from "./lib.js";
 
 const only = process.argv[2];
 const suites = { startup: benchStartup, native: benchNative, memory: benchMemory, docker: benchDocker, incus: benchIncus };
@@ -15,3 +15,4 @@ for (const [name, fn] of Object.entries(suites)) {
   await fn();
 }
 printTable();
+closeLauncher();
