@@ -20,7 +20,7 @@ function heapGrowth(raise: boolean): number {
       global.gc(); global.gc();
       const before = heap(); const keep = [];
       for (let i = 0; i < 16; i++) keep.push(Buffer.allocUnsafeSlow(2 * 1048576));
-      console.log(heap() - before, keep.length);
+      console.log(heap() - before, keep.length); // keep stays live until measured
     })();`;
   const out = execFileSync(process.execPath, ["--expose-gc", "-e", script], { encoding: "utf8" });
   return Number(out.trim().split(" ")[0]);

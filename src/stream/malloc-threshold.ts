@@ -6,8 +6,8 @@
  * garbage collection frees hundreds of them at once. With glibc's default thresholds, a
  * free that leaves more than 128 KiB unused at the top of the heap shrinks the heap
  * (brk), and the next reads grow it again, page by page: measured on a 256 MiB Incus
- * read, 10–20 thousand page faults per run and 0.6× the CLI's rate, against 2 thousand
- * and parity once the heap stopped shrinking.
+ * read, 17–27 thousand page faults per read and 0.52–0.68× the CLI's rate, against about
+ * 2 thousand and 0.94–1.01× once the heap stopped shrinking.
  *
  * glibc adapts its thresholds by itself: freeing a block it had mmap'd (one at least
  * M_MMAP_THRESHOLD, up to 32 MiB) raises the mmap threshold to that block's size and the
