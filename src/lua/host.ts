@@ -20,7 +20,6 @@ import { execNatives } from "./exec-natives.js";
 import { taskNatives } from "./task-natives.js";
 import { hostNatives, display, type HostIO } from "./host-natives.js";
 import { userNative, type UserModule } from "./user-modules.js";
-import { raiseMallocThresholds } from "../stream/malloc-threshold.js";
 
 export { LuaScriptError, ScriptStop };
 
@@ -89,7 +88,6 @@ export class Host {
 
   static async create(opts: HostOptions = {}): Promise<Host> {
     const config = resolveConfig(opts.config);
-    raiseMallocThresholds();
     factory ??= new LuaFactory();
     const engine = await factory.createEngine({ traceAllocations: true, enableProxy: false, injectObjects: false });
     const host = new Host(engine, config, opts);

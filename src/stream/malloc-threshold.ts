@@ -15,6 +15,10 @@
  * makes that happen (it is unmapped at the next GC) — the same as setting
  * MALLOC_TRIM_THRESHOLD_, which a library cannot do for the process it lives in.
  * Elsewhere (musl, or a V8 with its own array-buffer heap) it is a short-lived buffer.
+ *
+ * Done on the first bulk output (OutputStream), not at start-up: raised before, the memory
+ * that start-up frees (module loading, wasm compilation) stayed too — 15–18 MB more idle
+ * RSS, which every later fork copies the page tables of.
  */
 const BLOCK = 31 * 1024 * 1024; // just under glibc's 32 MiB ceiling for the adjustment
 

@@ -11,6 +11,7 @@
 import type { Readable } from "node:stream";
 import { createDecoder, type ChunkDecoder } from "./decoder.js";
 import { ByteParts } from "./byte-parts.js";
+import { raiseMallocThresholds } from "./malloc-threshold.js";
 
 export interface FlowOwner {
   /** True while the script is blocked waiting on this command. */
@@ -89,6 +90,8 @@ export class OutputStream {
 
   private push(chunk: Buffer): void {
     if (chunk.length === 0) return;
+    // Only once output comes in bulk: raised earlier, start-up's freed memory would stay too.
+    if (chunk.length >= BULK_CHUNK) raiseMallocThresholds();
     this.received += chunk.length;
     if (this.closed) return; // closed by the script: drain and drop
     this.chunks.push(chunk);
