@@ -3,7 +3,8 @@
 // After a fork, every page of the parent that is not excluded from the child is
 // write-protected, so the parent's first write to each such page is a copy-on-write fault.
 // This prints what one such fault costs here, then the faults and time per command of a
-// bare spawn loop, an execa loop and the host's Lua loop, run side by side in one process.
+// bare spawn loop, an execa loop and the host's Lua loop, run side by side in one process,
+// then what resident malloc'd memory adds to a spawn (fork copies its page tables).
 import { ChildProcess } from "node:child_process";
 import { Host } from "../dist/index.js";
 import { median } from "./lib.js";
@@ -74,5 +75,20 @@ async function perCommand() {
   }
 }
 
+/** ms per bare spawn while the process holds 0, 64 and 128 MB more of written malloc'd memory. */
+async function spawnVsResident() {
+  const held = [];
+  const line = [];
+  for (const mb of [0, 64, 128]) {
+    while (held.length < mb) held.push(Buffer.alloc(1024 * 1024, 1));
+    await spawnLoop(10);
+    const t = performance.now();
+    await spawnLoop(50);
+    line.push(`+${mb} MB: ${((performance.now() - t) / 50).toFixed(2)} ms`);
+  }
+  console.log(`spawn with more resident memory: ${line.join(", ")}`);
+}
+
 await faultCost();
 await perCommand();
+await spawnVsResident();
