@@ -94,8 +94,10 @@ export function record(name, oursMs, theirsMs, theirsLabel, target, { higherIsBe
   const ok = target === undefined ? "" : higherIsBetter ? (judged >= target ? "yes" : "NO") : judged <= target ? "yes" : "NO";
   const digits = unit === "GB/s" ? 2 : 1;
   const fig = (x) => `${x.toFixed(digits)} ${unit}`;
-  rows.push({ name, ours: fig(oursMs), baseline: `${fig(theirsMs)} (${theirsLabel})`, ratio: ratio.toFixed(2), target: target === undefined ? "" : `${higherIsBetter ? "≥" : "≤"} ${target}${absolute ? ` ${unit}` : ""}`, ok });
-  console.error(`  ${name}: ${absolute ? `${fig(oursMs)}, ` : ""}${ratio.toFixed(2)}× ${ok}`);
+  // A third place where two would print the target itself (0.996 shown as "1.00", NO).
+  const shown = target !== undefined && !absolute && ratio.toFixed(2) === target.toFixed(2) ? ratio.toFixed(3) : ratio.toFixed(2);
+  rows.push({ name, ours: fig(oursMs), baseline: `${fig(theirsMs)} (${theirsLabel})`, ratio: shown, target: target === undefined ? "" : `${higherIsBetter ? "≥" : "≤"} ${target}${absolute ? ` ${unit}` : ""}`, ok });
+  console.error(`  ${name}: ${absolute ? `${fig(oursMs)}, ` : ""}${shown}× ${ok}`);
 }
 
 export function skip(name, reason) {

@@ -17,7 +17,7 @@
  * Elsewhere (musl, or a V8 with its own array-buffer heap) it is a short-lived buffer.
  *
  * Done on the first bulk output (OutputStream), not at start-up: raised before, the memory
- * that start-up frees (module loading, wasm compilation) stayed too — 15–18 MB more idle
+ * that start-up frees (module loading, wasm compilation) stayed too — 15–20 MB more idle
  * RSS, which every later fork copies the page tables of.
  */
 const BLOCK = 31 * 1024 * 1024; // just under glibc's 32 MiB ceiling for the adjustment
