@@ -1,0 +1,91 @@
+// What Node's own read path costs (not part of `npm run bench`): `node bench/read-ceiling.js`.
+//
+// Reads 1 GiB of `dd` output three ways, side by side: the child's stdout pipe with 'data'
+// events (a fresh 64 KiB buffer per read, as the native executor reads today), and a Unix
+// socket handed to the child as its stdout, read with `onread` into one reused buffer, or
+// into views of fresh 1 MiB slabs (never reused, as a reader that hands chunks on must).
+// Prints the rate, page faults and CPU of each, and what one socket pair costs to make.
+import net from "node:net";
+import { spawn } from "node:child_process";
+import { median } from "./lib.js";
+
+Buffer.allocUnsafeSlow(31 * 1024 * 1024); // glibc's thresholds raised, as a host does on bulk output
+
+const GIB = 1024 ** 3;
+const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
+const DD = ["if=/dev/zero", "bs=1M", `count=${GIB / 1024 ** 2}`, "status=none"];
+
+// Linux's abstract namespace: no file to clean up.
+const path = `\0moonexec-read-ceiling-${process.pid}`;
+const server = net.createServer();
+const accepts = [];
+server.on("connection", (s) => accepts.shift()?.(s));
+await new Promise((resolve) => server.listen(path, resolve));
+
+/** A connected pair: [our end, read with `onread` if given; the end for the child]. */
+async function socketPair(onread) {
+  const accepted = new Promise((resolve) => accepts.push(resolve));
+  const ours = net.connect({ path, onread });
+  await new Promise((resolve) => ours.once("connect", resolve));
+  return [ours, await accepted];
+}
+
+async function viaData() {
+  const c = spawn("dd", DD);
+  let n = 0;
+  c.stdout.on("data", (d) => (n += d.length));
+  await new Promise((resolve) => c.on("close", resolve));
+  return n;
+}
+
+const reused = Buffer.allocUnsafe(64 * 1024);
+async function viaReusedBuffer() {
+  let n = 0;
+  const [ours, theirs] = await socketPair({ buffer: reused, callback: (nread) => void (n += nread) });
+  const c = spawn("dd", DD, { stdio: ["ignore", theirs, "inherit"] });
+  theirs.destroy(); // the child has its own copy
+  await new Promise((resolve) => ours.on("end", resolve));
+  ours.destroy();
+  await new Promise((resolve) => c.on("close", resolve));
+  return n;
+}
+
+/** onread into successive views of fresh 1 MiB slabs: nothing reused, fewer allocations. */
+async function viaSlabs() {
+  const SLAB = 1024 * 1024, READ = 64 * 1024;
+  let slab = Buffer.allocUnsafeSlow(SLAB), at = 0, n = 0;
+  const next = () => {
+    if (SLAB - at < READ) [slab, at] = [Buffer.allocUnsafeSlow(SLAB), 0];
+    return slab.subarray(at, at + READ);
+  };
+  const [ours, theirs] = await socketPair({ buffer: next, callback: (nread) => void ((at += nread), (n += nread)) });
+  const c = spawn("dd", DD, { stdio: ["ignore", theirs, "inherit"] });
+  theirs.destroy();
+  await new Promise((resolve) => ours.on("end", resolve));
+  ours.destroy();
+  await new Promise((resolve) => c.on("close", resolve));
+  return n;
+}
+
+const ways = { "'data' (fresh buffers)": viaData, "onread (one buffer)": viaReusedBuffer, "onread (fresh slabs)": viaSlabs };
+const rows = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
+for (let r = 0; r <= ROUNDS; r++) {
+  for (const [name, f] of Object.entries(ways)) {
+    const r0 = process.resourceUsage();
+    const t = performance.now();
+    const n = await f();
+    const ms = performance.now() - t;
+    const r1 = process.resourceUsage();
+    if (n !== GIB) throw new Error(`${name}: read ${n} bytes`);
+    if (r > 0) rows[name].push({ gbps: GIB / 1e6 / ms, faults: r1.minorPageFault - r0.minorPageFault, cpu: (r1.userCPUTime - r0.userCPUTime + r1.systemCPUTime - r0.systemCPUTime) / 1000 });
+  }
+}
+console.log("1 GiB from dd (medians):");
+for (const [name, rs] of Object.entries(rows)) {
+  const m = (k) => median(rs.map((x) => x[k]));
+  console.log(`  ${name.padEnd(23)} ${m("gbps").toFixed(2)} GB/s, ${m("faults").toFixed(0)} page faults, ${m("cpu").toFixed(0)} ms CPU`);
+}
+const t = performance.now();
+for (let i = 0; i < 100; i++) for (const s of await socketPair()) s.destroy();
+console.log(`one socket pair: ${((performance.now() - t) * 10).toFixed(0)} µs`);
+server.close();
