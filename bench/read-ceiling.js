@@ -1,9 +1,10 @@
 // What Node's own read path costs (not part of `npm run bench`): `node bench/read-ceiling.js`.
 //
 // Reads 1 GiB of `dd` output three ways, side by side: the child's stdout pipe with 'data'
-// events (a fresh 64 KiB buffer per read, as the native executor reads today), and a Unix
-// socket handed to the child as its stdout, read with `onread` into one reused buffer, or
-// into views of fresh 1 MiB slabs (never reused, as a reader that hands chunks on must).
+// events (a fresh 64 KiB buffer per read), and a Unix socket handed to the child as its
+// stdout, read with `onread` into one reused buffer, or into views of fresh 1 MiB slabs
+// (never reused). The native executor reads the socket way after bulk output, into a ring
+// it reuses (src/backend/native/recycling-reader.ts).
 // Prints the rate, page faults and CPU of each, and what one socket pair costs to make.
 import net from "node:net";
 import { spawn } from "node:child_process";

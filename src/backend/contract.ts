@@ -2,13 +2,13 @@
  * The backend contract: what every executor kind (native, docker, incus) implements.
  *
  * Life of a command: config entry → registry → Backend.open() gives an ExecutorBackend
- * → spawn() gives a RunningCommand → its raw output Readables feed the generic
+ * → spawn() gives a RunningCommand → its raw output sources feed the generic
  * OutputStreams (src/stream) that Lua reads. Streams the script sees exist before
  * start() because the generic layer (src/process/proc.ts) creates them at exec() time
- * and only attaches the backend's Readables when spawn() resolves — so a backend never
+ * and only attaches the backend's sources when spawn() resolves — so a backend never
  * has to care about early stream access.
  */
-import type { Readable } from "node:stream";
+import type { ByteSource } from "../stream/byte-source.js";
 
 /** What to run. argv is final (already split and whitelisted); env is the complete environment. */
 export interface CommandSpec {
@@ -32,8 +32,8 @@ export interface ExitInfo {
 /** A command that has been started. */
 export interface RunningCommand {
   /** Raw bytes of the command's stdout / stderr. They end when the command's output is drained. */
-  readonly stdout: Readable;
-  readonly stderr: Readable;
+  readonly stdout: ByteSource;
+  readonly stderr: ByteSource;
   /** Process id where the backend knows one (native pid, pid inside container), else undefined. */
   readonly pid: number | undefined;
   /** Write bytes to stdin; resolves when accepted (backpressure). Rejects after stdin is closed. */

@@ -4,7 +4,7 @@
  * paused — a background process must not stall because nobody reads it — so each reader
  * is a ring-mode OutputStream that drops its oldest bytes past the bound.
  */
-import type { Readable } from "node:stream";
+import type { ByteSource } from "./byte-source.js";
 import { createDecoder, type ChunkDecoder } from "./decoder.js";
 import { OutputStream, type FlowOwner } from "./output-stream.js";
 
@@ -25,8 +25,13 @@ export class OutputFanout {
     this.decoder = createDecoder(encoding);
   }
 
-  attach(source: Readable): void {
-    source.on("data", (chunk: Buffer) => this.publish(this.decoder ? this.decoder.write(chunk) : chunk));
+  attach(source: ByteSource): void {
+    source.on("data", (chunk: Buffer) => {
+      // The replay ring keeps chunks for later readers: a source's reused buffer is copied.
+      const kept = this.decoder ? this.decoder.write(chunk) : source.consumed ? Buffer.from(chunk) : chunk;
+      source.consumed?.(chunk.length);
+      this.publish(kept);
+    });
     const end = () => {
       if (this.ended) return;
       const tail = this.decoder?.end();

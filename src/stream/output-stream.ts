@@ -1,14 +1,14 @@
 /**
  * One output stream of a command (stdout or stderr) as the script reads it.
  *
- * It exists before the command starts; the backend's Readable is attached later.
+ * It exists before the command starts; the backend's source is attached later.
  * Flow control: while the script is busy (not waiting on this command), a stream that
  * holds more than `highWaterMark` unread bytes pauses its source, so a fast producer
  * cannot grow memory without bound. While the script waits on the command — a read of
  * any of its streams or wait() — every stream flows freely, so an unread stderr can
  * never stall the child while the script reads stdout (no deadlock, nothing lost).
  */
-import type { Readable } from "node:stream";
+import type { ByteSource } from "./byte-source.js";
 import { createDecoder, type ChunkDecoder } from "./decoder.js";
 import { ByteParts } from "./byte-parts.js";
 import { raiseMallocThresholds } from "./malloc-threshold.js";
@@ -29,7 +29,9 @@ export class OutputStream {
   private ended = false;
   private closed = false;
   private failure: Error | undefined;
-  private source: Readable | undefined;
+  private source: ByteSource | undefined;
+  /** The source's consumed(), when it reuses its buffers and the chunks we hold are its own. */
+  private recycle: ((bytes: number) => void) | undefined;
   private paused = false;
   private wakeups: Array<() => void> = [];
   private wakeScheduled = false;
@@ -71,10 +73,20 @@ export class OutputStream {
     return this.size > 0 || this.ended || this.closed;
   }
 
-  /** Attach the backend's readable. Called once, when the command has started. */
-  attach(source: Readable): void {
+  /** Attach the backend's source. Called once, when the command has started. */
+  attach(source: ByteSource): void {
     this.source = source;
-    source.on("data", (chunk: Buffer) => this.push(this.decoder ? this.decoder.write(chunk) : chunk));
+    const { decoder } = this;
+    if (decoder) {
+      source.on("data", (chunk: Buffer) => {
+        const text = decoder.write(chunk); // a copy: the source's chunk is free at once
+        source.consumed?.(chunk.length);
+        this.push(text);
+      });
+    } else {
+      this.recycle = source.consumed?.bind(source);
+      source.on("data", (chunk: Buffer) => this.push(chunk));
+    }
     source.once("end", () => this.finish());
     source.once("close", () => this.finish());
     source.once("error", (e) => {
@@ -93,7 +105,7 @@ export class OutputStream {
     // Only once output comes in bulk: raised earlier, start-up's freed memory would stay too.
     if (chunk.length >= BULK_CHUNK) raiseMallocThresholds();
     this.received += chunk.length;
-    if (this.closed) return; // closed by the script: drain and drop
+    if (this.closed) return this.recycle?.(chunk.length); // closed by the script: drain and drop
     this.chunks.push(chunk);
     this.size += chunk.length;
     this.lastChunk = chunk.length;
@@ -104,6 +116,7 @@ export class OutputStream {
         const first = this.chunks.shift()!;
         this.size -= first.length - this.head;
         this.dropped += first.length - this.head;
+        this.recycle?.(first.length - this.head);
         this.head = 0;
       }
       return;
@@ -238,6 +251,7 @@ export class OutputStream {
   /** Stop reading: drop what is buffered, keep draining the source so the child never blocks. */
   close(): void {
     this.closed = true;
+    this.recycle?.(this.size);
     this.chunks = [];
     this.size = 0;
     this.head = 0;
@@ -267,7 +281,14 @@ export class OutputStream {
     return new ByteParts(parts, n);
   }
 
+  /**
+   * Drop `n` bytes from the front. With a recycling source they may be read into again after
+   * this: take()'s views must be copied before the next I/O callback, and are — into the Lua
+   * heap, in this turn, or in the promise reactions that answer a waiting read (no I/O runs
+   * between those).
+   */
   private consume(n: number): void {
+    this.recycle?.(n);
     this.head += n;
     this.size -= n;
     if (this.head >= this.chunks[0]!.length) {

@@ -4,6 +4,7 @@ import { ConfigError } from "../../errors.js";
 import type { Entry } from "../../config/entry.js";
 import type { BackendKind, ExecutorBackend } from "../contract.js";
 import { startNative } from "./native-command.js";
+import { executorOpened, executorReleased } from "./stdout-route.js";
 
 let execaModule: Promise<typeof import("execa")> | undefined;
 
@@ -16,7 +17,16 @@ export const nativeKind: BackendKind<Entry> = {
   },
   async open(): Promise<ExecutorBackend> {
     const { execa } = await (execaModule ??= import("execa")); // on first use: execa costs start-up time
-    return { spawn: (spec) => startNative(execa, spec), release: async () => {} };
+    executorOpened();
+    let released = false;
+    return {
+      spawn: (spec) => startNative(execa, spec),
+      release: async () => {
+        if (released) return;
+        released = true;
+        await executorReleased();
+      },
+    };
   },
   async probe(entry) {
     const dir = entry.default_work_dir;

@@ -6,6 +6,10 @@ import { statSync } from "node:fs";
 import { ExecError } from "../../errors.js";
 import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
 import { signalNumber } from "../../process/signals.js";
+import type { ByteSource } from "../../stream/byte-source.js";
+import type { RecyclingReader } from "./recycling-reader.js";
+import type { StdoutPair } from "./socket-pairs.js";
+import { noteStdout, stdoutPair } from "./stdout-route.js";
 
 type Subprocess = ResultPromise<{ buffer: false; reject: false; detached: true }>;
 type Execa = (typeof import("execa"))["execa"];
@@ -13,11 +17,18 @@ type Execa = (typeof import("execa"))["execa"];
 /**
  * Start a command. Synchronous when the spawn succeeded (Node knows at once: a failed exec is
  * reported by libuv before spawn() returns, and then there is no pid), so `proc:start()`
- * answers without a host round trip; a command that could not start rejects.
+ * answers without a host round trip; a command that could not start rejects. After a command
+ * with bulk output, stdout goes through a socket pair read into reused buffers, and the start
+ * waits for the pair to be made (see stdout-route.ts).
  */
 export function startNative(execa: Execa, spec: CommandSpec): RunningCommand | Promise<RunningCommand> {
-  const [file, ...args] = spec.argv;
   if (spec.cwd !== undefined && !isDirectory(spec.cwd)) throw new ExecError("NOT_FOUND", `work_dir ${spec.cwd} does not exist`);
+  const pair = stdoutPair();
+  return pair ? pair.then((p) => spawnWith(execa, spec, p)) : spawnWith(execa, spec, undefined);
+}
+
+function spawnWith(execa: Execa, spec: CommandSpec, pair: StdoutPair | undefined): RunningCommand | Promise<RunningCommand> {
+  const [file, ...args] = spec.argv;
   const child = execa(file!, args, {
     cwd: spec.cwd,
     env: spec.env,
@@ -27,15 +38,19 @@ export function startNative(execa: Execa, spec: CommandSpec): RunningCommand | P
     buffer: false,
     reject: false,
     stdin: "pipe",
-    stdout: "pipe",
+    stdout: pair ? pair.theirs : "pipe",
     stderr: "pipe",
     stripFinalNewline: false,
     cleanup: false, // the host's own shutdown handling kills groups, not just the leader
   }) as Subprocess;
-  if (child.pid !== undefined) return new NativeCommand(child);
+  pair?.theirs.destroy(); // the child has its own copy (or there is no child)
+  if (child.pid !== undefined) return new NativeCommand(child, pair?.reader);
   return new Promise<RunningCommand>((resolve, reject) => {
-    child.once("spawn", () => resolve(new NativeCommand(child)));
-    child.once("error", (e: NodeJS.ErrnoException) => reject(spawnError(e, spec)));
+    child.once("spawn", () => resolve(new NativeCommand(child, pair?.reader)));
+    child.once("error", (e: NodeJS.ErrnoException) => {
+      pair?.reader.destroy();
+      reject(spawnError(e, spec));
+    });
   });
 }
 
@@ -49,10 +64,13 @@ class NativeCommand implements RunningCommand {
   readonly exited: Promise<ExitInfo>;
   private gone = false;
 
-  constructor(private readonly child: Subprocess) {
+  constructor(
+    private readonly child: Subprocess,
+    private readonly reader?: RecyclingReader,
+  ) {
     // EPIPE when the child stops reading stdin is not the script's problem.
     child.stdin.on("error", () => {});
-    const drained = Promise.all([finished(child.stdout).catch(() => {}), finished(child.stderr).catch(() => {})]);
+    const drained = Promise.all([stdoutEnded(child, reader), finished(child.stderr).catch(() => {})]);
     this.exited = Promise.all([child, drained]).then(([result]) => {
       this.gone = true;
       if (result.signal) {
@@ -63,8 +81,8 @@ class NativeCommand implements RunningCommand {
     });
   }
 
-  get stdout() {
-    return this.child.stdout;
+  get stdout(): ByteSource {
+    return this.reader ?? this.child.stdout;
   }
   get stderr() {
     return this.child.stderr;
@@ -102,7 +120,19 @@ class NativeCommand implements RunningCommand {
     if (!this.gone) {
       await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000).unref())]);
     }
+    this.reader?.destroy(); // open still only if something outside the group holds the child's stdout
   }
+}
+
+/** Resolves when the command's stdout has ended, noting how much it carried (stdout-route.ts). */
+function stdoutEnded(child: Subprocess, reader: RecyclingReader | undefined): Promise<void> {
+  const ended = reader
+    ? new Promise<void>((resolve) => {
+        for (const e of ["end", "close", "error"]) reader.once(e, () => resolve());
+      })
+    : finished(child.stdout).catch(() => {});
+  // A pipe is a net.Socket: it counts what it read.
+  return ended.then(() => noteStdout(reader?.bytesRead ?? (child.stdout as { bytesRead?: number }).bytesRead ?? 0));
 }
 
 function isDirectory(path: string): boolean {
