@@ -52,11 +52,22 @@ beforeEach(async () => {
   expect(nextRoute()).toBe("socket pair");
 });
 
-/** Lua: compare chunk `c` with the file at `pos`, then advance `pos`. */
+/**
+ * Lua: check(c, pos) compares chunk `c` with the file at `pos` and returns the next pos;
+ * check_lines(stream) reads lines to the end, compares each, and returns how many.
+ */
 const CHECK = `local want = require("want")
   local function check(c, pos)
     if c ~= want.bytes(pos, #c) then error("bytes " .. pos .. "-" .. (pos + #c) .. " differ", 2) end
     return pos + #c
+  end
+  local function check_lines(s)
+    local i = 0
+    while true do
+      local line = s:read_line() if not line then return i end
+      if line ~= want.line(i) then error("line " .. i .. " differs", 2) end
+      i = i + 1
+    end
   end`;
 
 describe("native stdout through reused buffers", () => {
@@ -110,28 +121,17 @@ describe("native stdout through reused buffers", () => {
       check(all, 0)
       assert(p:wait() == 0)
       local q = sh:exec({"cat", "${textFile}"}); q:start()
-      local s, i = q:stdout_stream(), 0
-      while true do
-        local line = s:read_line() if not line then break end
-        if line ~= want.line(i) then error("line " .. i .. " differs") end
-        i = i + 1
-      end
+      local i = check_lines(q:stdout_stream())
       assert(q:wait() == 0); sh:release()
       return #all, i`);
     expect(r).toEqual([SIZE, lines.length]);
   });
 
   it("a decoder sees the same bytes (encoding = cp949 on ASCII text)", async () => {
-    const n = await host.runString(`
-      local want = require("want")
+    const n = await host.runString(`${CHECK}
       local sh = require("exec").get("t:sh")
       local p = sh:exec({"cat", "${textFile}"}, {encoding = "cp949"}); p:start()
-      local s, i = p:stdout_stream(), 0
-      while true do
-        local line = s:read_line() if not line then break end
-        if line ~= want.line(i) then error("line " .. i .. " differs") end
-        i = i + 1
-      end
+      local i = check_lines(p:stdout_stream())
       assert(p:wait() == 0); sh:release()
       return i`);
     expect(n).toEqual([lines.length]);
