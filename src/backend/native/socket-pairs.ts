@@ -8,6 +8,7 @@
  * so the connection accepted next is the one just made.
  */
 import net from "node:net";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,10 +74,7 @@ export class SocketPairs {
     const reader = new RecyclingReader();
     const accepted = new Promise<net.Socket>((resolve) => this.accepts.push(resolve));
     const ours = net.connect({ path: join(this.dir, "s"), onread: reader.onread });
-    await new Promise<void>((resolve, reject) => {
-      ours.once("connect", resolve);
-      ours.once("error", reject);
-    });
+    await once(ours, "connect"); // rejects on 'error'
     const theirs = await Promise.race([accepted, new Promise<never>((_, reject) => ours.once("close", () => reject(new Error("closed"))))]);
     reader.bind(ours);
     theirs.on("error", () => {}); // only the child uses it
