@@ -19,7 +19,8 @@ export function spawnLoop(n) {
   })();
 }
 
-function spawnRead(bytes) {
+/** Spawn `dd` for `bytes` of zeros and count its stdout through 'data' (the raw Node baseline). */
+export function spawnRead(bytes) {
   return new Promise((resolve) => {
     const c = spawn("dd", ["if=/dev/zero", "bs=1M", `count=${bytes / 1024 ** 2}`, "status=none"]);
     let n = 0;

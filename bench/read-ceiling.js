@@ -9,6 +9,7 @@
 import net from "node:net";
 import { spawn } from "node:child_process";
 import { median } from "./lib.js";
+import { spawnRead } from "./native.js";
 import { raiseMallocThresholds } from "../dist/stream/malloc-threshold.js";
 
 raiseMallocThresholds(); // as a host does on its first bulk output
@@ -32,23 +33,20 @@ async function socketPair(onread) {
   return [ours, await accepted];
 }
 
-async function viaData() {
-  const c = spawn("dd", DD);
-  let n = 0;
-  c.stdout.on("data", (d) => (n += d.length));
-  await new Promise((resolve) => c.on("close", resolve));
-  return n;
-}
-
-const reused = Buffer.allocUnsafe(64 * 1024);
-async function viaReusedBuffer() {
-  let n = 0;
-  const [ours, theirs] = await socketPair({ buffer: reused, callback: (nread) => void (n += nread) });
+/** Run dd with our socket pair as its stdout until our end sees EOF; `onread` counts. */
+async function readThroughSocket(onread) {
+  const [ours, theirs] = await socketPair(onread);
   const c = spawn("dd", DD, { stdio: ["ignore", theirs, "inherit"] });
   theirs.destroy(); // the child has its own copy
   await new Promise((resolve) => ours.on("end", resolve));
   ours.destroy();
   await new Promise((resolve) => c.on("close", resolve));
+}
+
+const reused = Buffer.allocUnsafe(64 * 1024);
+async function viaReusedBuffer() {
+  let n = 0;
+  await readThroughSocket({ buffer: reused, callback: (nread) => void (n += nread) });
   return n;
 }
 
@@ -60,16 +58,11 @@ async function viaSlabs() {
     if (SLAB - at < READ) [slab, at] = [Buffer.allocUnsafeSlow(SLAB), 0];
     return slab.subarray(at, at + READ);
   };
-  const [ours, theirs] = await socketPair({ buffer: next, callback: (nread) => void ((at += nread), (n += nread)) });
-  const c = spawn("dd", DD, { stdio: ["ignore", theirs, "inherit"] });
-  theirs.destroy();
-  await new Promise((resolve) => ours.on("end", resolve));
-  ours.destroy();
-  await new Promise((resolve) => c.on("close", resolve));
+  await readThroughSocket({ buffer: next, callback: (nread) => void ((at += nread), (n += nread)) });
   return n;
 }
 
-const ways = { "'data' (fresh buffers)": viaData, "onread (one buffer)": viaReusedBuffer, "onread (fresh slabs)": viaSlabs };
+const ways = { "'data' (fresh buffers)": () => spawnRead(GIB), "onread (one buffer)": viaReusedBuffer, "onread (fresh slabs)": viaSlabs };
 const rows = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
 for (let r = 0; r <= ROUNDS; r++) {
   for (const [name, f] of Object.entries(ways)) {

@@ -54,12 +54,20 @@ beforeEach(async () => {
 
 /**
  * Lua: check(c, pos) compares chunk `c` with the file at `pos` and returns the next pos;
- * check_lines(stream) reads lines to the end, compares each, and returns how many.
+ * check_reads(stream, size) reads to the end with read(size), comparing, and returns the
+ * bytes read; check_lines(stream) reads lines to the end, compares each, and returns how many.
  */
 const CHECK = `local want = require("want")
   local function check(c, pos)
     if c ~= want.bytes(pos, #c) then error("bytes " .. pos .. "-" .. (pos + #c) .. " differ", 2) end
     return pos + #c
+  end
+  local function check_reads(s, size)
+    local pos = 0
+    while true do
+      local c = s:read(size) if not c then return pos end
+      pos = check(c, pos)
+    end
   end
   local function check_lines(s)
     local i = 0
@@ -72,12 +80,11 @@ const CHECK = `local want = require("want")
 
 describe("native stdout through reused buffers", () => {
   it("read() with the default and odd sizes delivers every byte in order", async () => {
-    for (const size of ["", "1000", "65537", "300000"]) {
+    for (const size of ["", "1000", "65537", "300000"]) { // "": the default
       const n = await host.runString(`${CHECK}
         local sh = require("exec").get("t:sh")
         local p = sh:exec({"cat", "${file}"}); p:start()
-        local s, pos = p:stdout_stream(), 0
-        while true do local c = s:read(${size}) if not c then break end pos = check(c, pos) end
+        local pos = check_reads(p:stdout_stream(), ${size || "nil"})
         assert(p:wait() == 0); sh:release()
         return pos`);
       expect(n, `read(${size})`).toEqual([SIZE]);
@@ -106,8 +113,7 @@ describe("native stdout through reused buffers", () => {
       local sh = require("exec").get("t:sh")
       local p = sh:exec({"sh", "-c", "cat ${file}; echo done >&2"}); p:start()
       assert(p:stderr_stream():read_all() == "done\\n")
-      local s, pos = p:stdout_stream(), 0
-      while true do local c = s:read() if not c then break end pos = check(c, pos) end
+      local pos = check_reads(p:stdout_stream())
       assert(p:wait() == 0); sh:release()
       return pos`);
     expect(n).toEqual([SIZE]);
@@ -141,9 +147,7 @@ describe("native stdout through reused buffers", () => {
     const n = await host.runString(`${CHECK}
       local sh = require("exec").get("t:sh")
       local p = sh:exec({"cat", "${file}"}, {background = true, tag = "bg", ring_size = 16777216}); p:start()
-      local q = sh:attach("bg")
-      local s, pos = q:stdout_stream(), 0
-      while true do local c = s:read() if not c then break end pos = check(c, pos) end
+      local pos = check_reads(sh:attach("bg"):stdout_stream())
       sh:release()
       return pos`);
     expect(n).toEqual([SIZE]);
@@ -167,8 +171,7 @@ describe("native stdout through reused buffers", () => {
       s:close()
       assert(p:wait() == 0)
       local q = sh:exec({"cat", "${file}"}); q:start()
-      local t, pos = q:stdout_stream(), 0
-      while true do local c = t:read() if not c then break end pos = check(c, pos) end
+      local pos = check_reads(q:stdout_stream())
       assert(q:wait() == 0); sh:release()
       return pos`);
     expect(n).toEqual([SIZE]);
