@@ -13,12 +13,13 @@ export function median(xs) {
 /**
  * Time each contender RUNS times, interleaved so drift on a noisy machine hits both alike; the
  * order turns every round (AB, BA, AB...), so neither always runs right after the other (a
- * daemon may still be cleaning up the previous command). Returns each contender's median ms;
- * `runs` (not enumerable) keeps every time, for pairedRatio.
+ * daemon may still be cleaning up the previous command). Each contender first runs `warmups`
+ * times untimed. Returns each contender's median ms; `runs` (not enumerable) keeps every
+ * time, for pairedRatio.
  */
-export async function compare(contenders, runs = RUNS) {
+export async function compare(contenders, runs = RUNS, warmups = 1) {
   const times = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
-  for (const [, fn] of Object.entries(contenders)) await fn(); // warm-up
+  for (let i = 0; i < warmups; i++) for (const [, fn] of Object.entries(contenders)) await fn();
   for (let i = 0; i < runs; i++) {
     const order = Object.entries(contenders);
     if (i % 2) order.reverse();

@@ -6,19 +6,13 @@
  * buffers are all held, reading stderr first while stdout floods, a decoder, a background
  * process read through attach(). Random data, compared chunk by chunk against the file.
  */
-import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Host } from "../src/index.js";
 import { runLua, tempDir } from "./helpers/cli.js";
+import { CHECK, data, lines, SIZE, text, wantModule } from "./helpers/stream-check.js";
 import { nextRoute } from "../src/backend/native/stdout-route.js";
-
-const SIZE = 6 * 1024 * 1024 + 12345; // not a whole number of reads
-const data = randomBytes(SIZE);
-// Text lines of printable bytes, for read_line.
-const lines = Array.from({ length: 20000 }, (_, i) => `${i}:` + randomBytes(1 + (i % 300)).toString("base64"));
-const text = Buffer.from(lines.join("\n") + "\n");
 
 let host: Host;
 let file: string;
@@ -32,13 +26,7 @@ beforeAll(async () => {
   writeFileSync(textFile, text);
   host = await Host.create({
     config: { namespace: "t", entries: [{ name: "sh", kind: "exec.native", default_env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } }] },
-    modules: {
-      want: {
-        // The expected bytes at [from, from + n) of the random file, as a Lua string.
-        bytes: (from: number, n: number) => data.subarray(from, from + n),
-        line: (i: number) => lines[i],
-      },
-    },
+    modules: { want: wantModule },
   });
 });
 
@@ -51,32 +39,6 @@ beforeEach(async () => {
     assert(#p:stdout_stream():read_all() == 5000000); p:wait(); sh:release()`);
   expect(nextRoute()).toBe("socket pair");
 });
-
-/**
- * Lua: check(c, pos) compares chunk `c` with the file at `pos` and returns the next pos;
- * check_reads(stream, size) reads to the end with read(size), comparing, and returns the
- * bytes read; check_lines(stream) reads lines to the end, compares each, and returns how many.
- */
-const CHECK = `local want = require("want")
-  local function check(c, pos)
-    if c ~= want.bytes(pos, #c) then error("bytes " .. pos .. "-" .. (pos + #c) .. " differ", 2) end
-    return pos + #c
-  end
-  local function check_reads(s, size)
-    local pos = 0
-    while true do
-      local c = s:read(size) if not c then return pos end
-      pos = check(c, pos)
-    end
-  end
-  local function check_lines(s)
-    local i = 0
-    while true do
-      local line = s:read_line() if not line then return i end
-      if line ~= want.line(i) then error("line " .. i .. " differs", 2) end
-      i = i + 1
-    end
-  end`;
 
 describe("native stdout through reused buffers", () => {
   it("read() with the default and odd sizes delivers every byte in order", async () => {

@@ -6,6 +6,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as tls from "node:tls";
 import WebSocket from "ws";
+import type { RingReads } from "./ring-reads.js";
 import { apiError, transportError } from "./errors.js";
 import type { Remote } from "./remote.js";
 
@@ -95,8 +96,11 @@ export class IncusClient {
     return env;
   }
 
-  /** Open a websocket to an operation; returns at once (listen for "open"/"error"). */
-  websocket(operationId: string, secret: string): WebSocket {
+  /**
+   * Open a websocket to an operation; returns at once (listen for "open"/"error"). With
+   * `ring`, a unix-socket connection is read into its reused buffers (TLS cannot be).
+   */
+  websocket(operationId: string, secret: string, ring?: RingReads): WebSocket {
     const path = `/1.0/operations/${encodeURIComponent(operationId)}/websocket?secret=${encodeURIComponent(secret)}`;
     const common: WebSocket.ClientOptions = {
       perMessageDeflate: false,
@@ -105,6 +109,11 @@ export class IncusClient {
       followRedirects: false,
     };
     const remote = this.remote;
+    if (remote.kind === "unix" && ring) {
+      const ws = new WebSocket(`ws+unix:${remote.socketPath}:${path}`, { ...common, createConnection: ring.connect as unknown as WebSocket.ClientOptions["createConnection"] });
+      ws.once("upgrade", () => ring.upgraded());
+      return ws;
+    }
     if (remote.kind === "unix") return new WebSocket(`ws+unix:${remote.socketPath}:${path}`, common);
     const host = remote.host.includes(":") ? `[${remote.host}]` : remote.host;
     return new WebSocket(`wss://${host}:${remote.port}${path}`, {

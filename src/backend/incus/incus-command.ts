@@ -17,6 +17,7 @@
  */
 import { finished } from "node:stream/promises";
 import WebSocket from "ws";
+import { RingReads } from "./ring-reads.js";
 import { ExecError } from "../../errors.js";
 import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
 import { signalName } from "../../process/signals.js";
@@ -127,11 +128,15 @@ export class IncusCommand implements RunningCommand {
     );
     // 2. All websockets at once.
     const sockets = {} as Record<Fd, WebSocket>;
+    const rings: Partial<Record<Fd, RingReads>> = {};
     const opened: Promise<void>[] = [];
     for (const fd of FDS) {
       const secret = fds[fd];
       if (secret === undefined) throw new ExecError("INTERNAL", `${what}: Incus gave no websocket for fd ${fd}`);
-      const ws = client.websocket(operation, secret);
+      // Output sockets read into reused buffers (ring-reads.ts); WsOutput tells them what is consumed.
+      const ring = fd === "1" || fd === "2" ? new RingReads() : undefined;
+      if (ring) rings[fd] = ring;
+      const ws = client.websocket(operation, secret, ring);
       sockets[fd] = ws;
       const open = this.whenOpen(ws, fd);
       // The command starts once 0, 1 and 2 are connected. Control is optional for the
@@ -146,8 +151,8 @@ export class IncusCommand implements RunningCommand {
     let settleMarker!: () => void;
     this.markerSeen = new Promise<void>((resolve) => (settleMarker = resolve));
     this.childSeen = new Promise<void>((resolve) => (this.settleChild = resolve));
-    this.stdout = new WsOutput(sockets["1"]);
-    this.stderr = new WsOutput(sockets["2"]);
+    this.stdout = new WsOutput(sockets["1"], rings["1"]);
+    this.stderr = new WsOutput(sockets["2"], rings["2"]);
     if (ctx.wrap) {
       this.stderr.addFilter(
         new MarkerParser((m) => {

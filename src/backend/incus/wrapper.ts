@@ -148,7 +148,7 @@ export class MarkerParser {
     const nl = buf.indexOf(0x0a);
     if (nl < 0) {
       if (buf.length > 64) return this.settle({ kind: "none" }, buf);
-      this.pending = buf;
+      this.pending = Buffer.from(buf); // a copy: the chunk's memory may be read into again (ring-reads.ts)
       return Buffer.alloc(0);
     }
     const line = buf.subarray(prefix.length, nl).toString("latin1");
@@ -194,31 +194,28 @@ export class TokenFilter {
   feed(chunk: Buffer): Buffer {
     const buf = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
     this.held = Buffer.alloc(0);
-    const out: Buffer[] = [];
+    // Pieces are gathered only once a record is cut out: plain output passes as it came, a
+    // view of the chunk (no copy; ring-reads.ts counts on that to reuse its buffers).
+    let pieces: Buffer[] | undefined;
+    const pass = (last: Buffer) => (pieces ? Buffer.concat([...pieces, last]) : last);
     const first = this.token[0]!;
     let from = 0;
-    for (;;) {
-      const at = buf.indexOf(first, from);
-      if (at < 0) {
-        out.push(buf.subarray(from));
-        break;
-      }
+    for (let at = buf.indexOf(first); at >= 0; ) {
       const got = this.match(buf, at);
       if (got === "partial") {
-        out.push(buf.subarray(from, at));
         this.held = Buffer.from(buf.subarray(at));
-        break;
+        return pass(buf.subarray(from, at));
       }
       if (got === "no") {
-        out.push(buf.subarray(from, at + 1));
-        from = at + 1;
+        at = buf.indexOf(first, at + 1);
         continue;
       }
-      out.push(buf.subarray(from, at));
+      (pieces ??= []).push(buf.subarray(from, at));
       this.onRecord(got.record);
       from = got.next;
+      at = buf.indexOf(first, from);
     }
-    return out.length === 1 ? out[0]! : Buffer.concat(out);
+    return pass(buf.subarray(from));
   }
 
   /** The stream ended: held bytes were output after all. */

@@ -7,6 +7,7 @@
  */
 import { Readable } from "node:stream";
 import type WebSocket from "ws";
+import type { RingReads } from "./ring-reads.js";
 
 export interface StreamFilter {
   /** Bytes to pass on for this chunk (maybe fewer: held back or removed). */
@@ -18,9 +19,15 @@ export interface StreamFilter {
 export class WsOutput extends Readable {
   private ended = false;
   private readonly filters: StreamFilter[] = [];
+  /** With a ring (ring-reads.ts): the reader is done with the next `bytes` handed on (ByteSource). */
+  readonly consumed?: (bytes: number) => void;
 
-  constructor(private readonly ws: WebSocket) {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ring?: RingReads,
+  ) {
     super({ highWaterMark: 256 * 1024 });
+    if (ring) this.consumed = (bytes) => ring.consumed(bytes);
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (this.ended) return;
       if (!isBinary) {
@@ -29,9 +36,14 @@ export class WsOutput extends Readable {
       }
       let chunk = data;
       for (const f of this.filters) chunk = f.feed(chunk);
-      if (chunk.length > 0 && !this.push(chunk)) ws.pause();
+      if (chunk.length > 0 && !this.handOn(chunk)) ws.pause();
     });
     ws.on("close", () => this.finish());
+  }
+
+  /** Every chunk goes out here, so the ring counts what it hands on in order. */
+  private handOn(chunk: Buffer): boolean {
+    return this.push(this.ring ? this.ring.handOn(chunk) : chunk);
   }
 
   /** Add a filter after the existing ones (before data arrives for it). */
@@ -57,7 +69,7 @@ export class WsOutput extends Readable {
       const passed = tail.length ? f.feed(tail) : Buffer.alloc(0);
       tail = Buffer.concat([passed, f.end()]);
     }
-    if (tail.length > 0) this.push(tail);
+    if (tail.length > 0) this.handOn(tail);
     this.push(null);
   }
 }

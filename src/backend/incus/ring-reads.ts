@@ -1,0 +1,125 @@
+/**
+ * An Incus output websocket over the unix socket, read into a ring of buffers that are read
+ * into again once nothing refers to them any more, instead of a fresh 64 KiB buffer per read
+ * as a socket's 'data' events give (the same cause and cure as the native reader's, see
+ * src/backend/native/recycling-reader.ts; figures in the README's Performance section).
+ *
+ * ws gets every read as a 'data' event and keeps views of it: the bytes of a frame that has
+ * not fully arrived (until the rest comes and it copies them), and message payloads that fit
+ * in one read, which WsOutput hands on. So a slot is read into again only when
+ *   - every byte handed on from it has been consumed (ByteSource.consumed, via WsOutput), and
+ *   - no incomplete message starts in or before it (FrameTracker follows the frames).
+ * Reads go into fresh buffers until the websocket is open and output comes in bulk (a command
+ * that prints a line never makes a ring), and while every slot is held: output is never held
+ * back for want of a slot.
+ */
+import { connect, type Socket } from "node:net";
+import { FrameTracker } from "./frame-tracker.js";
+
+const SLOT = 64 * 1024; // what one read asks for, as Node's own reads do
+const SLOTS = 16;
+/** A read at least this big means bulk output (Incus sends 32 KiB messages). */
+const BULK_READ = 16 * 1024;
+
+/** Reads so far, process-wide, by where they went (for tests and benchmarks). */
+export const ringReadCounts = { ring: 0, fresh: 0 };
+
+export class RingReads {
+  private ring: Buffer | undefined;
+  private socket: Socket | undefined;
+  private readonly tracker = new FrameTracker();
+  /** The websocket is open: what is read now is frames (before it, the HTTP response). */
+  private open = false;
+  private bulk = false;
+  private first = 0; // oldest slot in use
+  private used = 0; // slots in use, including the one reserved for the next read
+  private reserved = -1; // the slot the next read goes into; -1: a fresh buffer
+  /** Per slot: the stream offset just past its bytes, and bytes handed on, not yet consumed. */
+  private readonly slotEnd = new Array<number>(SLOTS).fill(0);
+  private readonly outstanding = new Array<number>(SLOTS).fill(0);
+  /** Chunks handed on, not yet consumed, oldest first: their slot (-1: not the ring's) and bytes left. */
+  private held: Array<{ slot: number; left: number }> = [];
+
+  /** ws's createConnection for a `ws+unix:` URL. */
+  readonly connect = (options: { socketPath?: string }): Socket => {
+    const socket = connect({
+      path: options.socketPath!,
+      onread: {
+        buffer: () => this.nextBuffer(),
+        callback: (bytes: number, buf: Uint8Array) => {
+          if (this.reserved >= 0) this.slotEnd[this.reserved] = this.tracker.seenBytes + bytes;
+          if (this.open && bytes >= BULK_READ) this.bulk = true;
+          socket.emit("data", (buf as Buffer).subarray(0, bytes)); // the HTTP client's, then ws's listener
+          return true; // pausing is pause()'s job
+        },
+      },
+    });
+    this.socket = socket;
+    return socket;
+  };
+
+  /** Call on the websocket's 'upgrade': from now on the socket carries frames. */
+  upgraded(): void {
+    this.open = true;
+    // Added before ws adds its own; sees the bytes that came with the response too.
+    this.socket?.on("data", (chunk: Buffer) => this.tracker.feed(chunk));
+  }
+
+  /** A chunk is handed on (in order): note which slot it keeps, until consumed(). */
+  handOn(chunk: Buffer): Buffer {
+    const ring = this.ring;
+    if (!ring || chunk.buffer !== ring.buffer) {
+      this.held.push({ slot: -1, left: chunk.length });
+      return chunk;
+    }
+    const slot = Math.floor(chunk.byteOffset / SLOT);
+    if (slot !== Math.floor((chunk.byteOffset + chunk.length - 1) / SLOT)) {
+      // Never made by ws (a view is within one read); copied rather than tracked twice.
+      this.held.push({ slot: -1, left: chunk.length });
+      return Buffer.from(chunk);
+    }
+    this.outstanding[slot]! += chunk.length;
+    this.held.push({ slot, left: chunk.length });
+    return chunk;
+  }
+
+  consumed(bytes: number): void {
+    while (bytes > 0 && this.held.length > 0) {
+      const h = this.held[0]!;
+      const n = Math.min(bytes, h.left);
+      h.left -= n;
+      bytes -= n;
+      if (h.slot >= 0) this.outstanding[h.slot]! -= n;
+      if (h.left > 0) break;
+      this.held.shift();
+    }
+  }
+
+  /** Give back the oldest slots that nothing refers to any more (always in order). */
+  private release(): void {
+    while (this.used > 0) {
+      const slot = this.first;
+      if (this.outstanding[slot]! > 0 || this.slotEnd[slot]! > this.tracker.incompleteFrom) return;
+      this.first = (this.first + 1) % SLOTS;
+      this.used--;
+    }
+  }
+
+  private nextBuffer(): Buffer {
+    this.reserved = -1;
+    if (!this.bulk) return Buffer.allocUnsafeSlow(SLOT);
+    this.release();
+    if (this.used === SLOTS) {
+      ringReadCounts.fresh++;
+      return Buffer.allocUnsafeSlow(SLOT);
+    }
+    ringReadCounts.ring++;
+    this.ring ??= Buffer.allocUnsafeSlow(SLOT * SLOTS);
+    const slot = (this.first + this.used) % SLOTS;
+    this.used++;
+    this.reserved = slot;
+    this.outstanding[slot] = 0;
+    this.slotEnd[slot] = Infinity; // until read into
+    return this.ring.subarray(slot * SLOT, (slot + 1) * SLOT);
+  }
+}
