@@ -20,7 +20,9 @@ export const wantModule = {
 /**
  * Lua: check(c, pos) compares chunk `c` with the data at `pos` and returns the next pos;
  * check_reads(stream, size) reads to the end with read(size), comparing, and returns the
- * bytes read; check_lines(stream) reads lines to the end, compares each, and returns how many.
+ * bytes read; check_slowly(stream) does so in 40000-byte reads, pausing 20 ms every 20 reads
+ * (the producer runs ahead meanwhile); check_lines(stream) reads lines to the end, compares
+ * each, and returns how many.
  */
 export const CHECK = `local want = require("want")
   local function check(c, pos)
@@ -32,6 +34,16 @@ export const CHECK = `local want = require("want")
     while true do
       local c = s:read(size) if not c then return pos end
       pos = check(c, pos)
+    end
+  end
+  local function check_slowly(s)
+    local task = require("task")
+    local pos, i = 0, 0
+    while true do
+      local c = s:read(40000) if not c then return pos end
+      pos = check(c, pos)
+      i = i + 1
+      if i % 20 == 0 then task.sleep(0.02) end
     end
   end
   local function check_lines(s)

@@ -15,6 +15,7 @@
  */
 import { connect, type Socket } from "node:net";
 import { FrameTracker } from "./frame-tracker.js";
+import { HeldChunks } from "../../stream/held-chunks.js";
 
 const SLOT = 64 * 1024; // what one read asks for, as Node's own reads do
 const SLOTS = 16;
@@ -37,8 +38,7 @@ export class RingReads {
   /** Per slot: the stream offset just past its bytes, and bytes handed on, not yet consumed. */
   private readonly slotEnd = new Array<number>(SLOTS).fill(0);
   private readonly outstanding = new Array<number>(SLOTS).fill(0);
-  /** Chunks handed on, not yet consumed, oldest first: their slot (-1: not the ring's) and bytes left. */
-  private held: Array<{ slot: number; left: number }> = [];
+  private readonly held = new HeldChunks();
 
   /** ws's createConnection for a `ws+unix:` URL. */
   readonly connect = (options: { socketPath?: string }): Socket => {
@@ -69,30 +69,22 @@ export class RingReads {
   handOn(chunk: Buffer): Buffer {
     const ring = this.ring;
     if (!ring || chunk.buffer !== ring.buffer) {
-      this.held.push({ slot: -1, left: chunk.length });
+      this.held.add(-1, chunk.length);
       return chunk;
     }
     const slot = Math.floor(chunk.byteOffset / SLOT);
     if (slot !== Math.floor((chunk.byteOffset + chunk.length - 1) / SLOT)) {
       // Never made by ws (a view is within one read); copied rather than tracked twice.
-      this.held.push({ slot: -1, left: chunk.length });
+      this.held.add(-1, chunk.length);
       return Buffer.from(chunk);
     }
     this.outstanding[slot]! += chunk.length;
-    this.held.push({ slot, left: chunk.length });
+    this.held.add(slot, chunk.length);
     return chunk;
   }
 
   consumed(bytes: number): void {
-    while (bytes > 0 && this.held.length > 0) {
-      const h = this.held[0]!;
-      const n = Math.min(bytes, h.left);
-      h.left -= n;
-      bytes -= n;
-      if (h.slot >= 0) this.outstanding[h.slot]! -= n;
-      if (h.left > 0) break;
-      this.held.shift();
-    }
+    this.held.consume(bytes, (slot, n) => (this.outstanding[slot]! -= n));
   }
 
   /** Give back the oldest slots that nothing refers to any more (always in order). */

@@ -11,6 +11,7 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import type { ByteSource } from "../../stream/byte-source.js";
+import { HeldChunks } from "../../stream/held-chunks.js";
 
 const SLOT = 64 * 1024; // what one read asks for, as Node's own reads do
 const SLOTS = 16;
@@ -21,8 +22,7 @@ export class RecyclingReader extends EventEmitter implements ByteSource {
   private first = 0; // oldest slot in use
   private used = 0; // slots in use: emitted and not yet consumed, plus the one reserved
   private reserved = -1; // the slot the next read goes into; -1: a fresh buffer
-  /** Emitted, not yet consumed, oldest first: its slot (-1: a fresh buffer) and bytes left. */
-  private held: Array<{ slot: number; left: number }> = [];
+  private readonly held = new HeldChunks();
   private socket: Socket | undefined;
 
   /** The `onread` option for net.connect: where each read goes, and what to do with it. */
@@ -62,19 +62,12 @@ export class RecyclingReader extends EventEmitter implements ByteSource {
   }
 
   consumed(bytes: number): void {
-    while (bytes > 0 && this.held.length > 0) {
-      const h = this.held[0]!;
-      const n = Math.min(bytes, h.left);
-      h.left -= n;
-      bytes -= n;
-      if (h.left > 0) break;
-      this.held.shift();
-      if (h.slot >= 0) {
-        // Slots are taken and given back in order, so the oldest one is this one.
-        this.first = (this.first + 1) % SLOTS;
-        this.used--;
-      }
-    }
+    this.held.consume(bytes, (_slot, _n, whole) => {
+      if (!whole) return;
+      // Slots are taken and given back in order, so the oldest one is this one.
+      this.first = (this.first + 1) % SLOTS;
+      this.used--;
+    });
   }
 
   private nextBuffer(): Buffer {
@@ -95,7 +88,7 @@ export class RecyclingReader extends EventEmitter implements ByteSource {
   }
 
   private arrived(bytes: number, buf: Buffer): void {
-    this.held.push({ slot: this.reserved, left: bytes });
+    this.held.add(this.reserved, bytes);
     this.emit("data", buf.subarray(0, bytes));
   }
 }
