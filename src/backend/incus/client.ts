@@ -111,7 +111,7 @@ export class IncusClient {
     const remote = this.remote;
     if (remote.kind === "unix" && ring) {
       const ws = new WebSocket(`ws+unix:${remote.socketPath}:${path}`, { ...common, createConnection: ring.connect as unknown as WebSocket.ClientOptions["createConnection"] });
-      ws.once("upgrade", () => ring.upgraded());
+      ws.once("open", () => ring.opened());
       return ws;
     }
     if (remote.kind === "unix") return new WebSocket(`ws+unix:${remote.socketPath}:${path}`, common);

@@ -58,10 +58,12 @@ export class RingReads {
     return socket;
   };
 
-  /** Call on the websocket's 'upgrade': from now on the socket carries frames. */
-  upgraded(): void {
+  /** Call on the websocket's 'open': from now on the socket carries frames. */
+  opened(): void {
     this.open = true;
-    // Added before ws adds its own; sees the bytes that came with the response too.
+    // After ws's own listener, never before it: frame bytes that came with the HTTP response
+    // are put back into the socket and flow to the listeners there are, so a listener added
+    // on 'upgrade' (before ws has one) would take them from ws.
     this.socket?.on("data", (chunk: Buffer) => this.tracker.feed(chunk));
   }
 
