@@ -85,17 +85,11 @@ describeBackend(incusUnix, () => {
 
   it("read_all and read_line get the exact content; so does a decoder", async () => {
     const r = await host.runString(script(`
-      local p = ex:exec({"cat", "${file}"}); p:start()
-      local all = p:stdout_stream():read_all()
-      check(all, 0)
-      assert(p:wait() == 0)
-      local q = ex:exec({"cat", "${textFile}"}); q:start()
-      local i = check_lines(q:stdout_stream())
-      assert(q:wait() == 0)
+      local all, i = all_then_lines(ex, "${file}", "${textFile}")
       local d = cold:exec({"cat", "${textFile}"}, {encoding = "cp949"}); d:start()
       local j = check_lines(d:stdout_stream())
       assert(d:wait() == 0)
-      return #all, i, j`));
+      return all, i, j`));
     expect(r).toEqual([SIZE, lines.length, lines.length]);
   });
 
@@ -107,16 +101,7 @@ describeBackend(incusUnix, () => {
   });
 
   it("closing the stream midway neither hangs the command nor spoils the next one", async () => {
-    const n = await host.runString(script(`
-      local p = ex:exec({"cat", "${file}"}); p:start()
-      local s = p:stdout_stream()
-      check(s:read(), 0)
-      s:close()
-      assert(p:wait() == 0)
-      local q = ex:exec({"cat", "${file}"}); q:start()
-      local pos = check_reads(q:stdout_stream())
-      assert(q:wait() == 0)
-      return pos`));
+    const n = await host.runString(script(`return close_then_read(ex, "${file}")`));
     expect(n).toEqual([SIZE]);
   });
 });

@@ -77,14 +77,9 @@ describe("native stdout through reused buffers", () => {
   it("read_all and read_line get the exact content", async () => {
     const r = await host.runString(`${CHECK}
       local sh = require("exec").get("t:sh")
-      local p = sh:exec({"cat", "${file}"}); p:start()
-      local all = p:stdout_stream():read_all()
-      check(all, 0)
-      assert(p:wait() == 0)
-      local q = sh:exec({"cat", "${textFile}"}); q:start()
-      local i = check_lines(q:stdout_stream())
-      assert(q:wait() == 0); sh:release()
-      return #all, i`);
+      local n, i = all_then_lines(sh, "${file}", "${textFile}")
+      sh:release()
+      return n, i`);
     expect(r).toEqual([SIZE, lines.length]);
   });
 
@@ -120,14 +115,8 @@ describe("native stdout through reused buffers", () => {
   it("closing the stream midway neither hangs the command nor spoils the next one", async () => {
     const n = await host.runString(`${CHECK}
       local sh = require("exec").get("t:sh")
-      local p = sh:exec({"cat", "${file}"}); p:start()
-      local s = p:stdout_stream()
-      check(s:read(), 0)
-      s:close()
-      assert(p:wait() == 0)
-      local q = sh:exec({"cat", "${file}"}); q:start()
-      local pos = check_reads(q:stdout_stream())
-      assert(q:wait() == 0); sh:release()
+      local pos = close_then_read(sh, "${file}")
+      sh:release()
       return pos`);
     expect(n).toEqual([SIZE]);
   });

@@ -22,7 +22,10 @@ export const wantModule = {
  * check_reads(stream, size) reads to the end with read(size), comparing, and returns the
  * bytes read; check_slowly(stream) does so in 40000-byte reads, pausing 20 ms every 20 reads
  * (the producer runs ahead meanwhile); check_lines(stream) reads lines to the end, compares
- * each, and returns how many.
+ * each, and returns how many; close_then_read(ex, path) reads once from `cat path`, closes the
+ * stream, waits, then checks a second `cat path` to the end and returns the bytes it read;
+ * all_then_lines(ex, path, textPath) checks read_all of `cat path`, then read_line of `cat
+ * textPath`, and returns the bytes and the lines.
  */
 export const CHECK = `local want = require("want")
   local function check(c, pos)
@@ -53,4 +56,25 @@ export const CHECK = `local want = require("want")
       if line ~= want.line(i) then error("line " .. i .. " differs", 2) end
       i = i + 1
     end
+  end
+  local function all_then_lines(ex, path, textPath)
+    local p = ex:exec({"cat", path}); p:start()
+    local all = p:stdout_stream():read_all()
+    check(all, 0)
+    assert(p:wait() == 0)
+    local q = ex:exec({"cat", textPath}); q:start()
+    local i = check_lines(q:stdout_stream())
+    assert(q:wait() == 0)
+    return #all, i
+  end
+  local function close_then_read(ex, path)
+    local p = ex:exec({"cat", path}); p:start()
+    local s = p:stdout_stream()
+    check(s:read(), 0)
+    s:close()
+    assert(p:wait() == 0)
+    local q = ex:exec({"cat", path}); q:start()
+    local pos = check_reads(q:stdout_stream())
+    assert(q:wait() == 0)
+    return pos
   end`;
