@@ -16,9 +16,7 @@
 import { connect, type Socket } from "node:net";
 import { FrameTracker } from "./frame-tracker.js";
 import { HeldChunks } from "../../stream/held-chunks.js";
-
-const SLOT = 64 * 1024; // what one read asks for, as Node's own reads do
-const SLOTS = 16;
+import { SLOT, SLOTS, SlotRing } from "../../stream/slot-ring.js";
 /** A read at least this big means bulk output (Incus sends 32 KiB messages). */
 const BULK_READ = 16 * 1024;
 
@@ -26,14 +24,12 @@ const BULK_READ = 16 * 1024;
 export const ringReadCounts = { ring: 0, fresh: 0 };
 
 export class RingReads {
-  private ring: Buffer | undefined;
+  private readonly slots = new SlotRing();
   private socket: Socket | undefined;
   private readonly tracker = new FrameTracker();
   /** The websocket is open: what is read now is frames (before it, the HTTP response). */
   private open = false;
   private bulk = false;
-  private first = 0; // oldest slot in use
-  private used = 0; // slots in use, including the one reserved for the next read
   private reserved = -1; // the slot the next read goes into; -1: a fresh buffer
   /** Per slot: the stream offset just past its bytes, and bytes handed on, not yet consumed. */
   private readonly slotEnd = new Array<number>(SLOTS).fill(0);
@@ -69,13 +65,12 @@ export class RingReads {
 
   /** A chunk is handed on (in order): note which slot it keeps, until consumed(). */
   handOn(chunk: Buffer): Buffer {
-    const ring = this.ring;
-    if (!ring || chunk.buffer !== ring.buffer) {
+    const slot = this.slots.slotOf(chunk);
+    if (slot < 0) {
       this.held.add(-1, chunk.length);
       return chunk;
     }
-    const slot = Math.floor(chunk.byteOffset / SLOT);
-    if (slot !== Math.floor((chunk.byteOffset + chunk.length - 1) / SLOT)) {
+    if (slot !== this.slots.slotOf(chunk.subarray(chunk.length - 1))) {
       // Never made by ws (a view is within one read); copied rather than tracked twice.
       this.held.add(-1, chunk.length);
       return Buffer.from(chunk);
@@ -91,11 +86,9 @@ export class RingReads {
 
   /** Give back the oldest slots that nothing refers to any more (always in order). */
   private release(): void {
-    while (this.used > 0) {
-      const slot = this.first;
+    for (let slot = this.slots.oldest; slot >= 0; slot = this.slots.oldest) {
       if (this.outstanding[slot]! > 0 || this.slotEnd[slot]! > this.tracker.incompleteFrom) return;
-      this.first = (this.first + 1) % SLOTS;
-      this.used--;
+      this.slots.giveBack();
     }
   }
 
@@ -103,17 +96,15 @@ export class RingReads {
     this.reserved = -1;
     if (!this.bulk) return Buffer.allocUnsafeSlow(SLOT);
     this.release();
-    if (this.used === SLOTS) {
+    const slot = this.slots.take();
+    if (slot < 0) {
       ringReadCounts.fresh++;
       return Buffer.allocUnsafeSlow(SLOT);
     }
     ringReadCounts.ring++;
-    this.ring ??= Buffer.allocUnsafeSlow(SLOT * SLOTS);
-    const slot = (this.first + this.used) % SLOTS;
-    this.used++;
     this.reserved = slot;
     this.outstanding[slot] = 0;
     this.slotEnd[slot] = Infinity; // until read into
-    return this.ring.subarray(slot * SLOT, (slot + 1) * SLOT);
+    return this.slots.memory(slot);
   }
 }

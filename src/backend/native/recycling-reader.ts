@@ -12,15 +12,11 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import type { ByteSource } from "../../stream/byte-source.js";
 import { HeldChunks } from "../../stream/held-chunks.js";
-
-const SLOT = 64 * 1024; // what one read asks for, as Node's own reads do
-const SLOTS = 16;
+import { SLOT, SlotRing } from "../../stream/slot-ring.js";
 
 export class RecyclingReader extends EventEmitter implements ByteSource {
-  private ring: Buffer | undefined; // made after the first read: most commands print little
+  private readonly slots = new SlotRing(); // taken from the second read: most commands print little
   private started = false;
-  private first = 0; // oldest slot in use
-  private used = 0; // slots in use: emitted and not yet consumed, plus the one reserved
   private reserved = -1; // the slot the next read goes into; -1: a fresh buffer
   private readonly held = new HeldChunks();
   private socket: Socket | undefined;
@@ -62,29 +58,22 @@ export class RecyclingReader extends EventEmitter implements ByteSource {
   }
 
   consumed(bytes: number): void {
+    // Slots are taken and given back in order, so a chunk all consumed is the oldest slot's.
     this.held.consume(bytes, (_slot, _n, whole) => {
-      if (!whole) return;
-      // Slots are taken and given back in order, so the oldest one is this one.
-      this.first = (this.first + 1) % SLOTS;
-      this.used--;
+      if (whole) this.slots.giveBack();
     });
   }
 
   private nextBuffer(): Buffer {
     // The first read (asked for when the socket is made) and reads while every slot is held
-    // go into fresh buffers; the ring is made once a second read comes.
+    // go into fresh buffers.
+    this.reserved = -1;
     if (!this.started) {
       this.started = true;
       return Buffer.allocUnsafeSlow(SLOT);
     }
-    if (this.used === SLOTS) {
-      this.reserved = -1;
-      return Buffer.allocUnsafeSlow(SLOT);
-    }
-    this.ring ??= Buffer.allocUnsafeSlow(SLOT * SLOTS);
-    this.reserved = (this.first + this.used) % SLOTS;
-    this.used++;
-    return this.ring.subarray(this.reserved * SLOT, (this.reserved + 1) * SLOT);
+    this.reserved = this.slots.take();
+    return this.reserved >= 0 ? this.slots.memory(this.reserved) : Buffer.allocUnsafeSlow(SLOT);
   }
 
   private arrived(bytes: number, buf: Buffer): void {
