@@ -15,7 +15,7 @@ Stream.__index = Stream
 local function method(mt, name, native)
   return function(self, ...)
     if getmetatable(self) ~= mt then
-      return nil, new_error("INVALID", name .. ": self is not a " .. mt.__name .. " (call it with ':')")
+      return nil, new_error("INVALID", name .. ": self is not an " .. mt.__name .. " (call it with ':')")
     end
     return settle(native(self._h, ...))
   end

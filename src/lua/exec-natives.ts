@@ -16,9 +16,8 @@ const MAX_READ = 16 * 1024 * 1024;
 const COALESCE_MS = 1;
 /**
  * A read that had to wait for bulk output gathers up to this much (for at most COALESCE_MS)
- * before it answers, so the reads after it are served without waiting. Each wait costs a
- * Lua yield and resume; Incus sends 32 KiB messages, and with waits for 64 KiB the reader
- * woke twice as often, read for read, and streamed at 0.6–0.75× the CLI's rate.
+ * before it answers, so the reads after it are served without waiting: each wait costs a
+ * Lua yield and resume (figures in docs/performance.md).
  */
 const READ_AHEAD = 256 * 1024;
 

@@ -266,9 +266,8 @@ export class Host {
     await this.registry.releaseAll();
     // Close only once the stopped run has unwound: its cleanup still calls into the state
     // (dropping threads and references), and on a closed state that would corrupt the heap
-    // all hosts share (one wasm module per process). Closing without this wait hung now and
-    // then after a REPL session (cause not pinned down); with it, REPL-like stress runs close
-    // every time.
+    // all hosts share (one wasm module per process). See docs/performance.md for the hang
+    // this wait ended.
     await this.queue;
     this.engine.global.close();
     this.natives.dispose();
