@@ -111,4 +111,5 @@ local function gc(self) free(rawget(self, "_h")) end
 Executor.__gc, Process.__gc, Stream.__gc = gc, gc, gc
 
 exec.Executor, exec.Process, exec.Stream = Executor, Process, Stream
+require("exec.fleet")(exec) -- exec.list, exec.each, exec.print_lines (lua/fleet.lua)
 return exec

@@ -81,6 +81,12 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       return [handles.add(await registry.get(id))];
     },
 
+    exec_list: (a) => {
+      const pattern = a.value(1);
+      if (pattern !== undefined && typeof pattern !== "string") throw new ExecError("INVALID", `exec.list: pattern must be a string like "fleet:*", got ${describe(pattern)}`);
+      return [registry.list(pattern)];
+    },
+
     executor_exec: (a) => {
       const ex = executor(a);
       const cmd = a.value(2);

@@ -104,7 +104,7 @@ export class Host {
     };
     const natives: Record<string, unknown> = {
       module_path: this.moduleDirs().map((d) => `${d}/?.lua;${d}/?/init.lua`).join(";"),
-      builtin_sources: { exec: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"), task: readFileSync(resolve(LUA_DIR, "task.lua"), "utf8") },
+      builtin_sources: { exec: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"), task: readFileSync(resolve(LUA_DIR, "task.lua"), "utf8"), "exec.fleet": readFileSync(resolve(LUA_DIR, "fleet.lua"), "utf8") },
     };
     for (const [name, fn] of Object.entries(fns)) natives[name] = this.natives.add(fn);
     natives.AWAIT = AWAIT;
