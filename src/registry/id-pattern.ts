@@ -21,7 +21,7 @@ export function compareIds(a: string, b: string): number {
     if (dx && dy) {
       const n = BigInt(x) - BigInt(y);
       if (n !== 0n) return n < 0n ? -1 : 1;
-      return x.length - y.length; // web01 before web1: same value, more zeros first
+      return y.length - x.length; // web01 before web1: same value, more zeros first
     }
     return x < y ? -1 : 1;
   }
