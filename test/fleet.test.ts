@@ -139,7 +139,8 @@ describe("exec.each on native executors", () => {
 print(table.concat(exec.list("f:web"), " "))
 print(table.concat(exec.list("f:*"), " "))
 print(table.concat(exec.list("f:ctl"), " "), #exec.list("x:*"))
-print(select(2, exec.list(3)))`,
+print(select(2, exec.list(3)))
+print(select(2, exec.get("f:web")))`,
       { config: nativeFleet(10) },
     );
     expect(r.stderr).toBe("");
@@ -148,6 +149,7 @@ print(select(2, exec.list(3)))`,
       "f:ctl f:web1 f:web2 f:web3 f:web4 f:web5 f:web6 f:web7 f:web8 f:web9 f:web10",
       "f:ctl\t0",
       'INVALID: exec.list: pattern must be a string like "fleet:*", got number',
+      `NOT_FOUND: 'f:web' is a fleet, not an executor: get one of its 10 members (f:web1, ...), or use exec.each("f:web", fn) / exec.list("f:web")`,
       "",
     ]);
   });

@@ -37,6 +37,10 @@ export class Registry {
   async get(id: string): Promise<Executor> {
     const entry = this.config.entries.get(id);
     if (!entry) {
+      const members = this.list(id);
+      if (members.length > 0 && !hasWildcard(id)) {
+        throw new ExecError("NOT_FOUND", `'${id}' is a fleet, not an executor: get one of its ${members.length} members (${members[0]}, ...), or use exec.each("${id}", fn) / exec.list("${id}")`);
+      }
       const known = this.ids().join(", ") || "none";
       throw new ExecError("NOT_FOUND", `no executor '${id}' (configured: ${known})`);
     }
