@@ -130,11 +130,16 @@ function exec.each(what, fn, opts)
     if t == nil then return nil, serr end
     workers[i] = t
   end
-  for _, t in ipairs(workers) do task.wait(t) end
+  local lost
+  for _, t in ipairs(workers) do
+    local _, werr = task.wait(t)
+    lost = lost or werr
+  end
 
   local errors
   for _, rec in ipairs(results) do
-    if not rec.done then rec.err = cancel end -- never started (fail_fast)
+    -- Never started: cancelled by fail_fast, or its worker died (out of memory).
+    if not rec.done then rec.err = cancel or lost or new_error("INTERNAL", "exec.each: " .. rec.id .. " did not run") end
     rec.done, rec.cancelled = nil, nil
     if not rec.ok then
       errors = errors or {}
