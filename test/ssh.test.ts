@@ -11,6 +11,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { configFor, describeBackend, type BackendUnderTest } from "./helpers/backends.js";
 import { runLua, startCli, tempDir } from "./helpers/cli.js";
 import { gone } from "./helpers/procs.js";
+import { parseConfig } from "../src/config/load.js";
+import { builtinKinds } from "../src/backend/kinds.js";
 import { sshEntry, sshEnv, sshUnavailable } from "./helpers/ssh.js";
 
 const lua = (body: string) => `local exec = require("exec")\n${body}\n`;
@@ -142,6 +144,34 @@ describeBackend(box(sshEntry()), () => {
     expect(Number(conns)).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
+  it("learns the server's session limit when max_sessions says more than it allows", async () => {
+    const r = await get(
+      sshEntry(H1, sshEnv.user, ["max_sessions: 30"]),
+      `local ps = {}
+      for i = 1, 12 do ps[i] = assert(ex:exec({"sh", "-c", "echo $PPID; sleep 2"})); assert(ps[i]:start()) end
+      local conns, codes = {}, {}
+      for i = 1, 12 do conns[ps[i]:stdout_stream():read_line()] = true; codes[#codes + 1] = ps[i]:wait() end
+      local n = 0 for _ in pairs(conns) do n = n + 1 end
+      io.write(table.concat(codes, ","), " ", n)`,
+    );
+    expect(r.stderr).toBe("");
+    expect(r.stdout.toString()).toBe(`${Array(12).fill("0").join(",")} 2`);
+  }, 60_000);
+
+  it("gives up on a server that never answers after connect_timeout", async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const t0 = Date.now();
+      const r = await get(sshEntry("127.0.0.1", sshEnv.user, ["connect_timeout: 1"]).replace(`port: ${sshEnv.port}`, `port: ${port}`), `io.write("connected")`);
+      expect(r.stdout.toString()).toMatch(/^ERR TIMEOUT ssh moonexec@127.0.0.1:\d+: no (handshake|connection) within connect_timeout \(1 s\)/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      silent.close();
+    }
+  });
+
   it("passes the environment without AcceptEnv, and work_dir", async () => {
     const r = await get(
       sshEntry(H1, sshEnv.user, ["default_env:", "  FOO: 'a b'", "default_work_dir: /tmp"]),
@@ -226,6 +256,32 @@ describeBackend(box(sshEntry()), () => {
       expect(await gone(marker)).toEqual([]);
     }, 60_000);
   });
+
+  it("a cut connection fails the output sources with an error (the backend contract)", async () => {
+    const proxy = new Proxy(H3, sshEnv.port);
+    await proxy.listen();
+    const entry = parseConfig(builtinKinds(), configFor(box(sshEntry(H3).replace(`host: "${H3}"`, `host: "127.0.0.1"`).replace(`port: ${sshEnv.port}`, `port: ${proxy.port}`).replace(`known_hosts: "${sshEnv.knownHosts}"`, `host_key: "${hostKey(H3)}"`))), "t.yaml").entries.get("test:box")!;
+    const backend = await builtinKinds().get("exec.ssh")!.open(entry);
+    try {
+      const cmd = await backend.spawn({ argv: ["sh", "-c", "echo err >&2; head -c 100000000 /dev/zero"], env: {} });
+      const outcome = (src: typeof cmd.stdout) =>
+        new Promise<string>((resolve) => {
+          let n = 0;
+          src.on("data", (c: Buffer) => {
+            n += c.length;
+            if (n > 0 && n === c.length) proxy.cut();
+          });
+          src.once("end", () => resolve(`end after ${n}`));
+          src.once("error", (e) => resolve(`error ${(e as Error).message.includes("connection lost") ? "lost" : e.message}`));
+        });
+      const [out, err] = await Promise.all([outcome(cmd.stdout), outcome(cmd.stderr)]);
+      expect([out, err]).toEqual(["error lost", "error lost"]);
+      expect((await cmd.exited).code).toBe(-1);
+    } finally {
+      await backend.release();
+      proxy.close();
+    }
+  }, 30_000);
 
   it("kills remote commands when the host process dies (SIGKILL)", async () => {
     const marker = `sleep 5${process.pid % 1000}.5`;

@@ -10,8 +10,12 @@ import { ExecError } from "../../errors.js";
 import { connect, label, type Client, type ConnectSettings } from "./connect.js";
 import { watcherLine } from "./wrapper.js";
 
-/** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, SSH_OPEN_RESOURCE_SHORTAGE: OpenSSH's answers past MaxSessions. */
-const SESSION_LIMIT_REASONS = new Set([1, 4]);
+/**
+ * Refusals of a session while others are open on the connection: the server's limit.
+ * OpenSSH past MaxSessions answers 2 (SSH_OPEN_CONNECT_FAILED, "open failed"); others use
+ * 1 (administratively prohibited) or 4 (resource shortage).
+ */
+const SESSION_LIMIT_REASONS = new Set([1, 2, 4]);
 
 export class SshConnection {
   /** Sessions open or opening on this connection, the watcher included. */
