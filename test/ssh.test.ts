@@ -9,7 +9,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { configFor, describeBackend, type BackendUnderTest } from "./helpers/backends.js";
-import { runLua, startCli, tempDir } from "./helpers/cli.js";
+import { runCli, runLua, startCli, tempDir } from "./helpers/cli.js";
 import { gone } from "./helpers/procs.js";
 import { parseConfig } from "../src/config/load.js";
 import { builtinKinds } from "../src/backend/kinds.js";
@@ -299,6 +299,26 @@ describeBackend(box(sshEntry()), () => {
     await cli.exited;
     expect(await gone(marker)).toEqual([]);
   }, 30_000);
+
+  it("runs examples/ssh.lua as documented", async () => {
+    const r = await runCli(["run", "--config", "examples/ssh.yaml", "examples/ssh.lua"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.toString()).toBe(
+      [
+        "user: moonexec",
+        "cwd: /tmp",
+        "env: hello over ssh",
+        "streams: out=to-out err=to-err exit=7",
+        "sorted: apple fig pear ",
+        "timeout: exit 137 (TIMEOUT)",
+        "stat: 640 18 bytes",
+        "pulled: moonexec was here",
+        "parallel: 1 2 3 4 5 6 7 8 9 10 11 12",
+        "via jump: reached web2",
+        "",
+      ].join("\n"),
+    );
+  }, 60_000);
 
   it("goes through a jump host", async () => {
     // The jump host is H1; the target H2 is reached from there (both loopback).
