@@ -320,6 +320,17 @@ describeBackend(box(sshEntry()), () => {
     );
   }, 60_000);
 
+  it("release() kills what a finished command left running in its group", async () => {
+    const marker = `sleep 6${process.pid % 1000}.5`;
+    const r = await get(
+      sshEntry(),
+      `local p = assert(ex:exec({"sh", "-c", "${marker} >/dev/null 2>&1 & echo started"}))
+      assert(p:start()); io.write(p:stdout_stream():read_all(), p:wait())`,
+    );
+    expect(r.stdout.toString()).toBe("started\n0");
+    expect(await gone(marker)).toEqual([]);
+  });
+
   it("goes through a jump host", async () => {
     // The jump host is H1; the target H2 is reached from there (both loopback).
     const r = await get(sshEntry(H2, sshEnv.user, [`jump: "${sshEnv.user}@${H1}:${sshEnv.port}"`]), `local p = assert(ex:exec({"sh", "-c", "echo $PPID"})); assert(p:start()); io.write(p:wait())`);

@@ -73,10 +73,13 @@ export class SshConnection {
     return true;
   }
 
-  /** Signal a target through the watcher; resolves once sent (or the watcher is gone). */
-  signal(signo: number, target: string): Promise<boolean> {
+  /**
+   * Signal a target through the watcher; resolves once sent (false: the watcher is gone).
+   * `ifWatched`: only while the watcher still lists it (for commands that have ended).
+   */
+  signal(signo: number, target: string, ifWatched = false): Promise<boolean> {
     return new Promise((resolve) => {
-      if (!this.tell(`k ${signo} ${target}`)) return resolve(false);
+      if (!this.tell(`${ifWatched ? "K" : "k"} ${signo} ${target}`)) return resolve(false);
       this.acks.push(() => resolve(true));
     });
   }

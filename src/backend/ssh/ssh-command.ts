@@ -203,9 +203,10 @@ export class SshCommand implements RunningCommand {
   private async teardown(): Promise<void> {
     const m = this.marker;
     const alive = !this.done && !this.channelClosed;
-    // Also after a normal exit: background children of the command may still run.
+    // Also after a normal exit: background children of the command may still run (then
+    // the watcher still lists the group; an empty group's pid may belong to another by now).
     if (m?.kind === "pid" && !this.conn.lost) {
-      await this.conn.signal(9, this.target(m));
+      await this.conn.signal(9, this.target(m), this.done);
       this.conn.tell(`d ${this.target(m)}`);
     }
     if (alive) {

@@ -21,6 +21,7 @@
  *   x T   the command ended: stop watching T unless processes of its group remain
  *   d T   stop watching T
  *   k N T send signal N to T, answer `k` on stdout
+ *   K N T the same, only while T is watched (after the command ended its pid may be reused)
  * When its stdin ends — the connection closed, or the host died — it SIGKILLs every target
  * it still watches, so no remote command outlives its connection.
  */
@@ -52,6 +53,7 @@ const WATCHER =
   `x) if ! kill -0 "$2" 2>/dev/null; then case $g in *" $2 "*) g="\${g%% $2 *} \${g#* $2 }" ;; esac; fi ;; ` +
   `d) case $g in *" $2 "*) g="\${g%% $2 *} \${g#* $2 }" ;; esac ;; ` +
   `k) kill -"$2" "$3" 2>/dev/null; echo k ;; ` +
+  `K) case $g in *" $3 "*) kill -"$2" "$3" 2>/dev/null ;; esac; echo k ;; ` +
   `esac; done; ` +
   `for t in $g; do kill -9 "$t" 2>/dev/null; done`;
 
