@@ -17,6 +17,8 @@ import { sshEntry, sshEnv, sshUnavailable } from "./helpers/ssh.js";
 
 const lua = (body: string) => `local exec = require("exec")\n${body}\n`;
 const hostKey = (host: string) => readFileSync(join(sshEnv.hostKeys, host, "ssh_host_ed25519_key.pub"), "utf8").split(" ").slice(0, 2).join(" ");
+/** How known_hosts names a host on the test port. */
+const khName = (host: string) => (sshEnv.port === 22 ? host : `[${host}]:${sshEnv.port}`);
 const box = (entry: string): BackendUnderTest => ({ name: "ssh", entryYaml: entry, unavailable: sshUnavailable });
 const [H1, H2, H3] = [sshEnv.hosts[0]!, sshEnv.hosts[1] ?? "127.0.0.3", sshEnv.hosts[2] ?? "127.0.0.4"];
 
@@ -81,14 +83,14 @@ describeBackend(box(sshEntry()), () => {
 
   describe("host keys", () => {
     it("refuses a host that is not in known_hosts, naming host and key", async () => {
-      const dir = tempDir({ known_hosts: readFileSync(sshEnv.knownHosts, "utf8").split("\n").filter((l) => !l.startsWith(`${H1} `)).join("\n") });
+      const dir = tempDir({ known_hosts: readFileSync(sshEnv.knownHosts, "utf8").split("\n").filter((l) => !l.startsWith(`${khName(H1)} `)).join("\n") });
       const r = await get(sshEntry(H1, sshEnv.user, []).replace(sshEnv.knownHosts, join(dir, "known_hosts")), `io.write("connected")`);
-      expect(r.stdout.toString()).toMatch(new RegExp(`^ERR PERMISSION_DENIED ssh ${sshEnv.user}@${H1}:${sshEnv.port}: host key of .* is unknown: ${H1} is not in .*known_hosts; the server presented ssh-ed25519 SHA256:`));
+      expect(r.stdout.toString()).toMatch(new RegExp(`^ERR PERMISSION_DENIED ssh ${sshEnv.user}@${H1}:${sshEnv.port}: host key of .* is unknown: ${khName(H1).replace(/[[\]]/g, "\\$&")} is not in .*known_hosts; the server presented ssh-ed25519 SHA256:`));
     });
 
     it("refuses a changed host key", async () => {
       // known_hosts says H1 has H2's key.
-      const dir = tempDir({ known_hosts: `${H1} ${hostKey(H2)}\n` });
+      const dir = tempDir({ known_hosts: `${khName(H1)} ${hostKey(H2)}\n` });
       const r = await get(sshEntry(H1).replace(sshEnv.knownHosts, join(dir, "known_hosts")), `io.write("connected")`);
       expect(r.stdout.toString()).toMatch(/^ERR PERMISSION_DENIED .*host key of .* has CHANGED/);
     });
@@ -96,7 +98,7 @@ describeBackend(box(sshEntry()), () => {
     it("finds hashed known_hosts entries", async () => {
       const { createHmac, randomBytes } = await import("node:crypto");
       const salt = randomBytes(20);
-      const hash = createHmac("sha1", salt).update(H1).digest("base64");
+      const hash = createHmac("sha1", salt).update(khName(H1)).digest("base64");
       const dir = tempDir({ known_hosts: `|1|${salt.toString("base64")}|${hash} ${hostKey(H1)}\n` });
       const r = await get(sshEntry(H1).replace(sshEnv.knownHosts, join(dir, "known_hosts")), `io.write("connected")`);
       expect(r.stdout.toString()).toBe("connected");
