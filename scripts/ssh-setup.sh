@@ -119,7 +119,7 @@ EOF
   /usr/sbin/sshd -t -f "$dir/sshd_config" || die "sshd config $dir/sshd_config is invalid"
   if ! running "$dir/sshd.pid"; then
     log "starting sshd on $addr:$PORT"
-    /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" || die "sshd on $addr:$PORT did not start (see $dir/sshd.log)"
+    /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" 9>&- || die "sshd on $addr:$PORT did not start (see $dir/sshd.log)"
   fi
   key=$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")
   if [ "$PORT" = 22 ]; then echo "$addr $key" >>"$TMP/known_hosts"; else echo "[$addr]:$PORT $key" >>"$TMP/known_hosts"; fi

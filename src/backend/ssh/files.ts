@@ -40,6 +40,7 @@ function call<T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void
 async function withSftp<T>(pool: SshPool, what: string, body: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
   const { conn, value: sftp } = await pool.session(async (c) => {
     const s = await c.sftpRaw();
+    s.on("error", () => {}); // failures reach the pending request's callback
     s.once("close", () => c.sessionEnded());
     return s;
   });

@@ -51,6 +51,7 @@ export class SshConnection {
   async startWatcher(): Promise<void> {
     const ch = await this.execRaw(watcherLine());
     this.watcher = ch;
+    ch.on("error", () => {});
     ch.stderr.resume();
     ch.on("data", (d: Buffer) => {
       this.watcherBuf += d.toString("latin1");

@@ -89,6 +89,8 @@ export class SshCommand implements RunningCommand {
       if (c === null && chan.incoming.state === "eof") this.eof = true;
       return push(c, e);
     };
+    // Write errors after the channel closed surface through writeStdin's callback.
+    ch.on("error", () => {});
     ch.on("exit", (code: number | null, signal?: string) => {
       this.exit ??= { code, signal };
     });
