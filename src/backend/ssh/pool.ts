@@ -127,7 +127,6 @@ export class SshPool {
   async session<T>(open: (c: SshConnection) => Promise<T>): Promise<{ conn: SshConnection; value: T }> {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.room();
-      conn.active++;
       try {
         return { conn, value: await open(conn) };
       } catch (e) {
@@ -147,16 +146,22 @@ export class SshPool {
 
   /** Open the first connection now (open() fails early on a bad host, key or host key). */
   async warm(): Promise<void> {
-    await this.room();
+    (await this.room()).sessionEnded();
   }
 
-  /** A live connection below its limit; opens one when none has room. */
+  /**
+   * A live connection below its limit, with one session reserved on it (taken in the same
+   * tick as the check, so parallel callers cannot overfill it); opens one when none has room.
+   */
   private async room(): Promise<SshConnection> {
     for (;;) {
       if (this.closed) throw new ExecError("CLOSED", `ssh ${this.name}: executor was released`);
       for (let i = this.conns.length - 1; i >= 0; i--) if (this.conns[i]!.lost) this.conns.splice(i, 1);
       const free = this.conns.find((c) => c.active < c.limit);
-      if (free) return free;
+      if (free) {
+        free.active++;
+        return free;
+      }
       // One connection opening at a time: parallel spawns wait for it, then share it.
       if (!this.connecting) {
         this.connecting = this.open().finally(() => (this.connecting = undefined));
