@@ -13,6 +13,7 @@ import { runCli, runLua, startCli, tempDir } from "./helpers/cli.js";
 import { gone } from "./helpers/procs.js";
 import { parseConfig } from "../src/config/load.js";
 import { builtinKinds } from "../src/backend/kinds.js";
+import { checkHostKey } from "../src/backend/ssh/host-key.js";
 import { sshEntry, sshEnv, sshUnavailable } from "./helpers/ssh.js";
 
 const lua = (body: string) => `local exec = require("exec")\n${body}\n`;
@@ -75,6 +76,26 @@ describe("exec.ssh config", () => {
       expect(r.code).toBe(2);
     });
   }
+});
+
+describe("known_hosts matching", () => {
+  const keyA = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+  const keyB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRhFg2JbUFdBuUzWQUXF1Ke/NYyZF3hzZi+nQvvlqOe";
+  const blob = (k: string) => Buffer.from(k.split(" ")[1]!, "base64");
+  const verdict = (lines: string, host: string, port: number, key: string) => {
+    const dir = tempDir({ kh: lines });
+    const v = checkHostKey({ kind: "known_hosts", file: join(dir, "kh") }, host, port, blob(key), "u@h");
+    return v.ok ? "ok" : v.message.match(/unknown|CHANGED|@revoked|other key types/)![0];
+  };
+  it("wildcards, negation, [host]:port, @revoked", () => {
+    expect(verdict(`10.0.0.* ${keyA}\n`, "10.0.0.7", 22, keyA)).toBe("ok");
+    expect(verdict(`10.0.0.*,!10.0.0.7 ${keyA}\n`, "10.0.0.7", 22, keyA)).toBe("unknown");
+    expect(verdict(`[h]:2222 ${keyA}\n`, "h", 2222, keyA)).toBe("ok");
+    expect(verdict(`h ${keyA}\n`, "h", 2222, keyA)).toBe("unknown");
+    expect(verdict(`h ${keyA}\n`, "h", 22, keyB)).toBe("CHANGED");
+    expect(verdict(`@revoked h ${keyA}\nh ${keyA}\n`, "h", 22, keyA)).toBe("@revoked");
+    expect(verdict(`h ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ\n`, "h", 22, keyA)).toBe("other key types");
+  });
 });
 
 describeBackend(box(sshEntry()), () => {
