@@ -13,7 +13,7 @@
  */
 import { LuaReturn, LuaEventMasks, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
-import { AWAIT_BYTES, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
+import { AWAIT_BYTES, SLICE_BYTES, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
 
 /** The script ended on purpose (os.exit) or was stopped (limit, SIGINT). */
 export class ScriptStop extends Error {
@@ -38,7 +38,7 @@ export class LuaScriptError extends Error {
   }
 }
 
-const HOOK_EVERY = 20_000; // instructions between hook calls
+const HOOK_EVERY = 1000; // instructions between hook calls: also how far an outer coroutine runs on before it meets a stop
 const SLICE_MS = 50; // longest stretch of Lua without an event-loop turn
 
 /** A Lua thread the scheduler drives. */
@@ -66,6 +66,10 @@ export class Driver {
   private live = new Set<Task>();
   private nextTaskId = 1;
   private resumeOut = 0;
+  /** Threads whose hook was set to every instruction to unwind a stop. */
+  private hurried = new Set<number>();
+  private sliceInFlight = false;
+  private allowHookOffset = -1;
 
   constructor(
     private readonly stack: LuaStack,
@@ -85,16 +89,56 @@ export class Driver {
       this.hookPtr = this.stack.addFunction((hookL) => {
         const now = Date.now();
         if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
-        if (!this.stopReason && now - this.sliceStart < SLICE_MS) return;
-        if (hookL === this.runningL && lua.lua_isyieldable(hookL)) {
-          lua.lua_yieldk(hookL, 0, 0, 0); // back to the scheduler (count hooks may yield with 0 values)
-        } else if (this.stopReason) {
-          this.stack.push(hookL, this.stopReason.message);
-          lua.lua_error(hookL);
-        }
+        if (this.stopReason) return this.unwind(hookL, this.stopReason);
+        if (this.hurried.size && this.hurried.delete(hookL)) this.setHook(hookL, HOOK_EVERY); // left over from a stopped run
+        if (now - this.sliceStart < SLICE_MS || !lua.lua_isyieldable(hookL)) return;
+        // A coroutine's yield goes to whoever resumed it: the prelude's resume asks
+        // took_slice() and passes the pause up to the scheduler.
+        if (hookL !== this.runningL) this.sliceInFlight = true;
+        lua.lua_yieldk(hookL, 0, 0, 0); // count hooks may yield with 0 values
       }, "vii");
+      this.allowHookOffset = probeAllowHook(this.stack, L);
     }
-    this.stack.lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, HOOK_EVERY);
+    this.setHook(L, HOOK_EVERY);
+  }
+
+  private setHook(L: number, count: number): void {
+    this.stack.lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, count);
+  }
+
+  /**
+   * The run is stopped and `hookL` still runs Lua: end it. From here on every instruction of
+   * this thread and of the run's top thread calls the hook, so a pcall (or a coroutine) that
+   * caught the stop meets it again at its next instruction, and so on up to the scheduler.
+   */
+  private unwind(hookL: number, reason: ScriptStop): void {
+    const lua = this.stack.api;
+    for (const L of [hookL, this.runningL]) {
+      if (L && !this.hurried.has(L)) {
+        this.hurried.add(L);
+        this.setHook(L, 1);
+      }
+    }
+    if (hookL === this.runningL && lua.lua_isyieldable(hookL)) {
+      lua.lua_yieldk(hookL, 0, 0, 0); // straight back to the scheduler, which ends the run
+      return;
+    }
+    // Lua runs a message handler called for an error raised in a hook with hooks off: one
+    // that loops would never be stopped. Hooks on, it meets this same error at once.
+    if (this.allowHookOffset >= 0) this.heap()[hookL + this.allowHookOffset] = 1;
+    this.stack.push(hookL, reason.message);
+    lua.lua_error(hookL);
+  }
+
+  private heap(): Uint8Array {
+    return (this.stack.lua as any).module.HEAPU8;
+  }
+
+  /** The prelude's resume: did the coroutine just pause for a time slice (not yield)? */
+  tookSlice(): boolean {
+    const was = this.sliceInFlight;
+    this.sliceInFlight = false;
+    return was;
   }
 
   /** Free the hook's table slot; only once the VM is closed (nothing can call it then). */
@@ -180,6 +224,7 @@ export class Driver {
     }
     let awaitId: number | undefined;
     if (n === 2 && this.stack.isBytes(L, -2, AWAIT_BYTES)) awaitId = this.stack.read(L, -1) as number;
+    const slice = n === 0 || (n === 1 && this.stack.isBytes(L, -1, SLICE_BYTES));
     lua.lua_settop(L, -n - 1);
     if (awaitId !== undefined) {
       const p = this.pending.take(awaitId);
@@ -190,7 +235,8 @@ export class Driver {
       void p.then((outcome) => this.answer(task, outcome));
       return false;
     }
-    if (n === 0) {
+    if (slice) {
+      this.sliceInFlight = false;
       this.ready.push({ task, nres: 0 });
       return true;
     }
@@ -250,4 +296,14 @@ export class Driver {
     lua.lua_settop(L, -2);
     return new LuaScriptError(message, traceback);
   }
+}
+
+/**
+ * Where `allowhook` lies in a lua_State (Lua 5.4, wasm32: after the GC header's pointer and
+ * two bytes, and `status`). Checked on a thread outside any hook, where it must read 1 and
+ * `status` 0; -1 (do not touch) when the layout is not the expected one.
+ */
+function probeAllowHook(stack: LuaStack, L: number): number {
+  const heap: Uint8Array = (stack.lua as any).module.HEAPU8;
+  return heap[L + 6] === 0 && heap[L + 7] === 1 ? 7 : -1;
 }

@@ -13,7 +13,7 @@ import { builtinKinds } from "../backend/kinds.js";
 import { Registry } from "../registry/registry.js";
 import type { AuditEvent } from "../registry/executor.js";
 import { LuaStack, type LuaValue } from "./values.js";
-import { AWAIT, NativeTable, PendingTable, type NativeFn } from "./natives.js";
+import { AWAIT, SLICE, NativeTable, PendingTable, type NativeFn } from "./natives.js";
 import { Driver, LuaScriptError, ScriptStop } from "./driver.js";
 import { Handles } from "./handles.js";
 import { execNatives } from "./exec-natives.js";
@@ -108,6 +108,8 @@ export class Host {
     };
     for (const [name, fn] of Object.entries(fns)) natives[name] = this.natives.add(fn);
     natives.AWAIT = AWAIT;
+    natives.SLICE = SLICE;
+    natives.took_slice = this.natives.add(() => [this.driver.tookSlice()]);
 
     const lua = this.stack.lua;
     const G = this.engine.global.address;

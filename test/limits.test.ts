@@ -1,0 +1,88 @@
+/**
+ * Limits on every thread: the time limit, host.cancel() and SIGINT/SIGTERM to the CLI stop a
+ * CPU loop wherever it runs — main chunk, coroutines, pcall/xpcall, error handlers,
+ * metamethods, __close, tasks — within a second, and the host (or REPL) stays usable.
+ */
+import { describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { ROOT, runCli, startCli, tempDir } from "./helpers/cli.js";
+
+/** CPU loops that yield to the scheduler where Lua allows it (cancel reaches them too). */
+const YIELDABLE: Record<string, string> = {
+  "main chunk": `while true do end`,
+  "a for loop with calls": `local x = 0; for i = 1, math.huge do x = x + math.abs(i) end`,
+  "coroutine.wrap": `coroutine.wrap(function() while true do end end)()`,
+  "coroutine.create/resume": `local co = coroutine.create(function() while true do end end); print(coroutine.resume(co))`,
+  "nested coroutines": `coroutine.wrap(function()
+      local co = coroutine.create(function() coroutine.wrap(function() while true do end end)() end)
+      print(coroutine.resume(co))
+    end)()`,
+  "pcall loop in a coroutine": `coroutine.wrap(function() while true do pcall(function() while true do end end) end end)()`,
+  "pcall loop in nested coroutines": `coroutine.wrap(function() while true do
+      pcall(coroutine.wrap(function() while true do pcall(function() while true do end end) end end))
+    end end)()`,
+  "resuming fresh looping coroutines": `while true do coroutine.resume(coroutine.create(function() while true do end end)) end`,
+  "xpcall loop": `while true do xpcall(function() while true do end end, function(e) return e end) end`,
+  "__index metamethod": `local t = setmetatable({}, {__index = function() while true do end end}); local _ = t.x`,
+  "__add metamethod in a coroutine": `local v = setmetatable({}, {__add = function() while true do end end})
+    print(coroutine.resume(coroutine.create(function() return v + 1 end)))`,
+  "__close": `do local x <close> = setmetatable({}, {__close = function() while true do end end}) end`,
+  "task": `local task = require("task"); local t = task.spawn(function() while true do end end); print(task.wait(t))`,
+  "pcall loop in a task": `local task = require("task")
+    local t = task.spawn(function() while true do pcall(function() while true do end end) end end)
+    print(task.wait(t))`,
+  "coroutine in a task": `local task = require("task")
+    print(task.wait(task.spawn(function() coroutine.wrap(function() while true do end end)() end)))`,
+};
+
+/** Loops where Lua cannot yield (a C function calls back into Lua): the time limit stops them. */
+const NOT_YIELDABLE: Record<string, string> = {
+  "error handler": `xpcall(function() error("x") end, function(e) while true do end end)`,
+  "error handler of a stopped loop": `xpcall(function() while true do end end, function(e) while true do end end)`,
+  "pcall loop in an error handler": `xpcall(function() error("x") end, function(e) while true do pcall(function() while true do end end) end end)`,
+  "__close while unwinding an error": `pcall(function()
+      local x <close> = setmetatable({}, {__close = function() while true do end end})
+      error("e")
+    end)`,
+  "table.sort comparator": `table.sort({3, 2, 1}, function(a, b) while true do end end)`,
+  "gsub callback with pcall": `("x"):gsub(".", function() while true do pcall(function() while true do end end) end end)`,
+  "__tostring through tostring": `tostring(setmetatable({}, {__tostring = function() while true do end end}))`,
+};
+
+const ALL = { ...YIELDABLE, ...NOT_YIELDABLE };
+
+const CHILD = join(ROOT, "test/helpers/limit-child.mjs");
+
+/** Run `source` on a fresh library Host in a child process; killed (and failed) after 10 s. */
+function inChild(mode: "time" | "cancel", source: string): Promise<{ kind: string; message?: string; ms: number; after: unknown }> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CHILD, mode, source], { timeout: 10_000, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${err.killed ? "hung (killed after 10 s)" : err.message}\n${stderr}`));
+      resolve(JSON.parse(stdout.trim().split("\n").pop()!));
+    });
+  });
+}
+
+describe("time limit", () => {
+  for (const [name, source] of Object.entries(ALL)) {
+    it(`stops a CPU loop: ${name}`, async () => {
+      const r = await inChild("time", source);
+      expect(r.kind).toBe("time-limit");
+      expect(r.message).toBe("time limit of 0.5s exceeded");
+      expect(r.ms).toBeLessThan(500 + 1000);
+      expect(r.after).toEqual([500500]); // the host goes on: the next run has its own deadline
+    });
+  }
+});
+
+describe("host.cancel()", () => {
+  for (const [name, source] of Object.entries(YIELDABLE)) {
+    it(`stops a CPU loop: ${name}`, async () => {
+      const r = await inChild("cancel", source);
+      expect(r.kind).toBe("interrupted");
+      expect(r.ms).toBeLessThan(300 + 1000);
+      expect(r.after).toEqual([500500]);
+    });
+  }
+});
