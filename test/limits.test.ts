@@ -86,3 +86,41 @@ describe("host.cancel()", () => {
     });
   }
 });
+
+/** Loops for the CLI: each prints "spinning" first, so the signal lands inside the loop. */
+const CLI_CASES: Record<string, string> = {
+  "main chunk": `while true do end`,
+  "coroutine.wrap": `coroutine.wrap(function() while true do end end)()`,
+  "pcall loop in a coroutine": `coroutine.wrap(function() while true do pcall(function() while true do end end) end end)()`,
+  "task": `local task = require("task"); task.wait(task.spawn(function() while true do end end))`,
+  "error handler": `xpcall(function() error("x") end, function(e) while true do end end)`,
+  "table.sort comparator": `table.sort({3, 2, 1}, function(a, b) while true do end end)`,
+  "__close while unwinding an error": `pcall(function()
+      local x <close> = setmetatable({}, {__close = function() while true do end end})
+      error("e")
+    end)`,
+};
+
+describe("SIGINT to `moonexec run`", () => {
+  for (const limit of [[], ["--time-limit", "60"]]) {
+    for (const [name, source] of Object.entries(CLI_CASES)) {
+      it(`stops a CPU loop within 1 s${limit.length ? " (with --time-limit)" : ""}: ${name}`, async () => {
+        const dir = tempDir({ "s.lua": `io.stdout:write("spinning\\n")\n${source}\nprint("not reached")` });
+        const cli = startCli(["run", ...limit, "s.lua"], { cwd: dir });
+        const kill = setTimeout(() => cli.child.kill("SIGKILL"), 15_000);
+        try {
+          await cli.waitFor("spinning");
+          await new Promise((r) => setTimeout(r, 200)); // well inside the loop
+          const t0 = Date.now();
+          cli.child.kill("SIGINT");
+          expect(await cli.exited).toBe(130);
+          expect(Date.now() - t0).toBeLessThan(1000);
+          expect(cli.stdout()).toBe("spinning\n");
+          expect(cli.stderr()).toBe("moonexec: interrupted\n");
+        } finally {
+          clearTimeout(kill);
+        }
+      });
+    }
+  }
+});

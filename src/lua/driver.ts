@@ -11,6 +11,7 @@
  * so pcall cannot swallow it) and gives the event loop a turn every few milliseconds so
  * SIGINT is seen during CPU-bound Lua.
  */
+import { Script } from "node:vm";
 import { LuaReturn, LuaEventMasks, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
 import { AWAIT_BYTES, SLICE_BYTES, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
@@ -75,7 +76,24 @@ export class Driver {
     private readonly stack: LuaStack,
     private readonly pending: PendingTable,
     private readonly timeLimitSeconds?: number,
-  ) {}
+    /** The process ends with the script: see `hooked`. */
+    private readonly watched = false,
+  ) {
+    this.hooked = !watched || timeLimitSeconds !== undefined;
+  }
+
+  /**
+   * A resume ran under V8's SIGINT watchdog and was interrupted mid-instruction: the Lua
+   * state is unusable. Nothing may call into it again (not even to free it).
+   */
+  broken = false;
+  /**
+   * Watched: each resume runs under V8's SIGINT watchdog, which stops Lua anywhere, even where
+   * it cannot yield; the VM is then given up (`broken`). Without a time limit there is no count
+   * hook then (it makes every instruction go through Lua's hook check: CPU-bound Lua runs at
+   * half speed), and no time slices: only a SIGINT is seen during a CPU loop.
+   */
+  private readonly hooked: boolean;
 
   stop(reason: ScriptStop): void {
     if (this.stopReason) return;
@@ -166,10 +184,11 @@ export class Driver {
   async run(thread: LuaThread, nargs: number, keep?: (L: number, count: number) => void): Promise<LuaValue[]> {
     // A time limit or an interrupt ends one top-level run (a script, a REPL line, a plugin
     // call); the next run starts fresh. Exit and dispose are final.
+    if (this.broken) throw new ScriptStop("the Lua VM was interrupted inside CPU-bound code and cannot run again", 130, "interrupted");
     const k = this.stopReason?.kind;
     if (k === "time-limit" || k === "interrupted") this.stopReason = undefined;
     this.deadline = this.timeLimitSeconds ? Date.now() + this.timeLimitSeconds * 1000 : Infinity;
-    this.installHook(thread.address);
+    if (this.hooked) this.installHook(thread.address);
 
     let result: { values?: LuaValue[]; error?: Error } | undefined;
     const main = this.spawn(thread.address, nargs, (L, count, error) => {
@@ -195,7 +214,7 @@ export class Driver {
       return result.values!;
     } finally {
       // Tasks do not outlive their run: drop them (their finish frees their threads).
-      const abandoned = [...this.live].filter((t) => t !== main);
+      const abandoned = this.broken ? [] : [...this.live].filter((t) => t !== main);
       this.live.clear();
       this.ready = [];
       for (const t of abandoned) {
@@ -281,7 +300,18 @@ export class Driver {
     const m = (this.stack.lua as any).module;
     if (!this.resumeOut) this.resumeOut = m._malloc(4);
     m.HEAP32[this.resumeOut >> 2] = 0;
-    const status: LuaReturn = this.stack.api.lua_resume(L, 0, nargs, this.resumeOut);
+    let status: LuaReturn;
+    if (!this.watched) status = this.stack.api.lua_resume(L, 0, nargs, this.resumeOut);
+    else {
+      try {
+        status = underSigintWatchdog(() => this.stack.api.lua_resume(L, 0, nargs, this.resumeOut));
+      } catch (e) {
+        if ((e as { code?: string }).code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
+        this.broken = true;
+        this.stop(new ScriptStop("interrupted", 130, "interrupted"));
+        throw this.stopReason;
+      }
+    }
     return [status, m.HEAP32[this.resumeOut >> 2]];
   }
 
@@ -306,4 +336,27 @@ export class Driver {
 function probeAllowHook(stack: LuaStack, L: number): number {
   const heap: Uint8Array = (stack.lua as any).module.HEAPU8;
   return heap[L + 6] === 0 && heap[L + 7] === 1 ? 7 : -1;
+}
+
+const WATCHED = Symbol.for("moonexec.watched");
+let watchedCall: (() => void) | undefined;
+let watchedScript: Script | undefined;
+
+/**
+ * Call `fn` so that a SIGINT terminates it (vm's breakOnSigint: a watchdog thread asks V8 to
+ * stop, even inside wasm). Throws ERR_SCRIPT_EXECUTION_INTERRUPTED then.
+ */
+function underSigintWatchdog<T>(fn: () => T): T {
+  if (!watchedScript) {
+    (globalThis as Record<symbol, unknown>)[WATCHED] = () => watchedCall!();
+    watchedScript = new Script(`globalThis[Symbol.for("moonexec.watched")]()`);
+  }
+  let out!: T;
+  watchedCall = () => void (out = fn());
+  try {
+    watchedScript.runInThisContext({ breakOnSigint: true });
+  } finally {
+    watchedCall = undefined;
+  }
+  return out;
 }

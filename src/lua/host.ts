@@ -50,6 +50,13 @@ export interface HostOptions {
   audit?: (event: AuditEvent) => void;
   /** Replay ring per stream of background processes, bytes (default 1 MiB; exec opt ring_size overrides). */
   ringBytes?: number;
+  /**
+   * The process ends with this host's script (`moonexec run`): a SIGINT stops Lua anywhere
+   * through V8's watchdog, and the VM is then given up (the host can only be disposed).
+   * Without a time limit, CPU-bound Lua then runs at full speed, with no count hook: nothing
+   * but a SIGINT (not host.cancel(), not another signal) reaches a CPU loop. See docs/limits.md.
+   */
+  ownsProcess?: boolean;
 }
 
 export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
@@ -81,7 +88,7 @@ export class Host {
     private readonly opts: HostOptions,
   ) {
     this.stack = new LuaStack(engine.global.lua);
-    this.driver = new Driver(this.stack, this.pending, opts.timeLimit);
+    this.driver = new Driver(this.stack, this.pending, opts.timeLimit, opts.ownsProcess);
     this.natives = new NativeTable(this.stack, this.pending);
     this.registry = new Registry(config, builtinKinds(), { bufferBytes: opts.streamBufferBytes, audit: opts.audit, ringBytes: opts.ringBytes });
   }
@@ -237,7 +244,7 @@ export class Host {
       const nargs = prepare(thread);
       return await this.driver.run(thread, nargs, keep);
     } finally {
-      lua.luaL_unref(global.address, LUA_REGISTRYINDEX, ref);
+      if (!this.driver.broken) lua.luaL_unref(global.address, LUA_REGISTRYINDEX, ref);
     }
   }
 
@@ -272,7 +279,9 @@ export class Host {
     // then after a REPL session (cause not pinned down); with it, REPL-like stress runs close
     // every time.
     await this.queue;
-    this.engine.global.close();
+    // An interrupted VM stopped mid-instruction: closing it would run its finalizers on a
+    // broken state. Its memory goes with the process.
+    if (!this.driver.broken) this.engine.global.close();
     this.natives.dispose();
     this.driver.dispose();
   }
