@@ -4,9 +4,10 @@
  * metamethods, __close, tasks — within a second, and the host (or REPL) stays usable.
  */
 import { describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { join } from "node:path";
-import { ROOT, runCli, startCli, tempDir } from "./helpers/cli.js";
+import { BIN, ROOT, startCli, tempDir } from "./helpers/cli.js";
+import { gone, running } from "./helpers/procs.js";
 
 /** CPU loops that yield to the scheduler where Lua allows it (cancel reaches them too). */
 const YIELDABLE: Record<string, string> = {
@@ -123,4 +124,49 @@ describe("SIGINT to `moonexec run`", () => {
       });
     }
   }
+});
+
+describe("after an interrupted CPU loop", () => {
+  it("`moonexec run` leaves no process behind (the VM is given up, the commands are not)", async () => {
+    const marker = "103.25";
+    const dir = tempDir({
+      "s.lua": `local sh = require("exec").get("local:shell")
+        local p = sh:exec("sh -c 'sleep ${marker} & sleep ${marker}'"); p:start()
+        io.stdout:write("spinning\\n")
+        coroutine.wrap(function() while true do end end)()`,
+    });
+    const cli = startCli(["run", "s.lua"], { cwd: dir });
+    await cli.waitFor("spinning");
+    expect(running(marker).length).toBeGreaterThan(0);
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(130);
+    expect(await gone(marker)).toEqual([]);
+  });
+
+  it("the REPL cancels a CPU loop in a coroutine and goes on", async () => {
+    const child = spawn(process.execPath, [BIN, "repl"], { cwd: tempDir(), stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 150 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(cond()).toBe(true);
+    };
+    try {
+      child.stdin.write(`io.stdout:write("spinning\\n") coroutine.wrap(function() while true do pcall(function() while true do end end) end end)()\n`);
+      await until(() => out.includes("spinning"));
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      child.kill("SIGINT");
+      await until(() => err.includes("interrupted"));
+      expect(Date.now() - t0).toBeLessThan(1000);
+      child.stdin.write("print('after', 1 + 1)\n");
+      await until(() => out.includes("after\t2"));
+      child.stdin.end();
+      expect(await new Promise((r) => child.on("close", r))).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
 });

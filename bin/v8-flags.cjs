@@ -1,0 +1,8 @@
+// V8 flags for moonexec (bin/moonexec.js) and the plain-wasmoon baseline of bench/cpu.js.
+// MOONEXEC_V8_FLAGS replaces them (bench/cpu.js uses it to compare choices).
+// Lua runs in wasm. Liftoff (the baseline compiler) starts at once; TurboFan makes hot
+// functions ~1.7x faster but compiles on background threads that a process waits for at
+// exit. The tiering budget sets how much a function runs before it is tiered up: high
+// enough that a short script never queues such work, low enough that a CPU-bound one soon
+// runs optimized code. Measured choice: docs/performance-cpu.md.
+module.exports = process.env.MOONEXEC_V8_FLAGS ?? "--wasm-tiering-budget=50000000";
