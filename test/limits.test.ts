@@ -56,7 +56,7 @@ const ALL = { ...YIELDABLE, ...NOT_YIELDABLE };
 const CHILD = join(ROOT, "test/helpers/limit-child.mjs");
 
 /** Run `source` on a fresh library Host in a child process; killed (and failed) after 10 s. */
-function inChild(mode: "time" | "cancel", source: string): Promise<{ kind: string; message?: string; ms: number; after: unknown }> {
+function inChild(mode: "time" | "cancel" | "memory", source: string): Promise<{ kind: string; message?: string; ms: number; after: unknown }> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [CHILD, mode, source], { timeout: 10_000, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.killed ? "hung (killed after 10 s)" : err.message}\n${stderr}`));
@@ -88,6 +88,36 @@ describe("host.cancel()", () => {
   }
 });
 
+describe("memory limit", () => {
+  const GROW = `local t = {} while true do t[#t + 1] = ("x"):rep(1000) .. #t end`;
+  for (const [name, source] of Object.entries({
+    "main chunk": GROW,
+    "nested coroutines": `coroutine.wrap(function() coroutine.wrap(function() ${GROW} end)() end)()`,
+    task: `local task = require("task"); local t = task.spawn(function() ${GROW} end); assert(task.wait(t))`,
+  })) {
+    it(`ends the run with a memory error, and the host goes on: ${name}`, async () => {
+      const r = await inChild("memory", source);
+      expect(r.kind).toBe("error");
+      expect(r.message).toContain("not enough memory");
+      expect(r.after).toEqual([500500]);
+    });
+  }
+
+  it("a pcall loop that keeps catching it is stopped by the time limit", async () => {
+    const r = await inChild("memory", `while true do pcall(function() ${GROW} end) end`);
+    expect(r.kind).toBe("time-limit");
+    expect(r.ms).toBeLessThan(5000 + 1000);
+    expect(r.after).toEqual([500500]);
+  });
+});
+
+/** Milliseconds from now until `cli` has written `text` to stderr (the stop, before teardown). */
+async function stderrAfter(cli: ReturnType<typeof startCli>, text: string): Promise<number> {
+  const t0 = Date.now();
+  while (!cli.stderr().includes(text) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+  return Date.now() - t0;
+}
+
 /** Loops for the CLI: each prints "spinning" first, so the signal lands inside the loop. */
 const CLI_CASES: Record<string, string> = {
   "main chunk": `while true do end`,
@@ -114,8 +144,9 @@ describe("SIGINT to `moonexec run`", () => {
           await new Promise((r) => setTimeout(r, 200)); // well inside the loop
           const t0 = Date.now();
           cli.child.kill("SIGINT");
+          expect(await stderrAfter(cli, "interrupted")).toBeLessThan(1000);
           expect(await cli.exited).toBe(130);
-          expect(Date.now() - t0).toBeLessThan(1000);
+          expect(Date.now() - t0).toBeLessThan(5000); // with releasing and process exit
           expect(cli.stdout()).toBe("spinning\n");
           expect(cli.stderr()).toBe("moonexec: interrupted\n");
         } finally {
@@ -124,6 +155,25 @@ describe("SIGINT to `moonexec run`", () => {
       });
     }
   }
+});
+
+describe("SIGTERM to `moonexec run --time-limit`", () => {
+  // Without --time-limit there are no time slices: a SIGTERM waits for the loop to pause
+  // (docs/limits.md). With it, the hook's slices let it in.
+  it("stops a CPU loop in a coroutine within 1 s", async () => {
+    const dir = tempDir({ "s.lua": `io.stdout:write("spinning\\n")\ncoroutine.wrap(function() while true do pcall(function() while true do end end) end end)()` });
+    const cli = startCli(["run", "--time-limit", "60", "s.lua"], { cwd: dir });
+    const kill = setTimeout(() => cli.child.kill("SIGKILL"), 15_000);
+    try {
+      await cli.waitFor("spinning");
+      await new Promise((r) => setTimeout(r, 200));
+      cli.child.kill("SIGTERM");
+      expect(await stderrAfter(cli, "moonexec: ")).toBeLessThan(1000);
+      expect([130, 143]).toContain(await cli.exited); // 143 once SIGTERM has its own exit code
+    } finally {
+      clearTimeout(kill);
+    }
+  });
 });
 
 describe("after an interrupted CPU loop", () => {

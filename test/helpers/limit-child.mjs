@@ -1,10 +1,11 @@
 // Runs one Lua source on a library Host in a process of its own (a regression that hangs the
-// VM must fail its test, not the test runner). argv: mode ("time" | "cancel"), source.
+// VM must fail its test, not the test runner). argv: mode ("time" | "cancel" | "memory"), source.
 // Prints one JSON line: how the run ended, after how long, and whether the host still works.
 import { Host, ScriptStop } from "../../dist/index.js";
 
 const [mode, source] = process.argv.slice(2);
-const host = await Host.create(mode === "time" ? { timeLimit: 0.5 } : {});
+const options = { time: { timeLimit: 0.5 }, cancel: {}, memory: { memoryLimit: 16 * 1024 * 1024, timeLimit: 5 } };
+const host = await Host.create(options[mode]);
 const t0 = Date.now();
 if (mode === "cancel") setTimeout(() => void host.cancel(), 300);
 let ended;
