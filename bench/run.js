@@ -11,9 +11,10 @@ import { benchStartup } from "./startup.js";
 import { benchDocker } from "./docker.js";
 import { benchIncus } from "./incus.js";
 import { benchMemory } from "./memory.js";
+import { benchCpu } from "./cpu.js";
 import { closeLauncher, printTable, rows } from "./lib.js";
 
-const suites = { startup: benchStartup, native: benchNative, memory: benchMemory, docker: benchDocker, incus: benchIncus };
+const suites = { startup: benchStartup, cpu: benchCpu, native: benchNative, memory: benchMemory, docker: benchDocker, incus: benchIncus };
 const only = process.argv[2];
 
 if (only && !(only in suites)) {
