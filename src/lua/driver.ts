@@ -11,9 +11,10 @@
  * so pcall cannot swallow it) and gives the event loop a turn every few milliseconds so
  * SIGINT is seen during CPU-bound Lua.
  */
-import { LuaReturn, LuaEventMasks, type LuaThread } from "./wasmoon.js";
+import { LuaReturn, LuaEventMasks, LuaType, LUA_REGISTRYINDEX, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
 import { AWAIT_BYTES, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
+import { ScriptHooks } from "./script-hooks.js";
 
 /** The script ended on purpose (os.exit) or was stopped (limit, SIGINT). */
 export class ScriptStop extends Error {
@@ -66,12 +67,22 @@ export class Driver {
   private live = new Set<Task>();
   private nextTaskId = 1;
   private resumeOut = 0;
+  private describeRef = 0;
+  /** The script's own hooks share the one C hook below (see script-hooks.ts). */
+  readonly scriptHooks: ScriptHooks;
 
   constructor(
     private readonly stack: LuaStack,
     private readonly pending: PendingTable,
     private readonly timeLimitSeconds?: number,
-  ) {}
+  ) {
+    this.scriptHooks = new ScriptHooks(stack, () => this.hookPointer());
+  }
+
+  /** A Lua function (registry ref) that turns an error value into text, run with the limits on. */
+  setErrorDescriber(ref: number): void {
+    this.describeRef = ref;
+  }
 
   stop(reason: ScriptStop): void {
     if (this.stopReason) return;
@@ -79,10 +90,16 @@ export class Driver {
     this.wakeLoop?.(); // an idle scheduler wakes and sees the reason
   }
 
-  private installHook(L: number): void {
+  /** Put the host's hook on thread L (also the global thread: finalizers run there). */
+  installHook(L: number): void {
+    this.scriptHooks.hostHook(L, LuaEventMasks.Count, HOOK_EVERY);
+  }
+
+  private hookPointer(): number {
     const lua = this.stack.api;
     if (!this.hookPtr) {
-      this.hookPtr = this.stack.addFunction((hookL) => {
+      this.hookPtr = this.stack.addFunction((hookL, ar) => {
+        if (this.scriptHooks.dispatch(hookL, ar)) return;
         const now = Date.now();
         if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
         if (!this.stopReason && now - this.sliceStart < SLICE_MS) return;
@@ -94,7 +111,7 @@ export class Driver {
         }
       }, "vii");
     }
-    this.stack.lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, HOOK_EVERY);
+    return this.hookPtr;
   }
 
   /** Free the hook's table slot; only once the VM is closed (nothing can call it then). */
@@ -239,12 +256,35 @@ export class Driver {
     return [status, m.HEAP32[this.resumeOut >> 2]];
   }
 
+  /**
+   * The error value at L's top as text (popped). Strings as they are; anything else through
+   * the describer, on a fresh thread with the host's hook, inside a pcall: a __tostring that
+   * errors, loops or yields must not take the host down.
+   */
+  private describeError(L: number): string {
+    const lua = this.stack.lua;
+    const t = this.stack.api.lua_type(L, -1);
+    if (t === LuaType.String || t === LuaType.Number || !this.describeRef) {
+      const s = this.stack.bytes(L, -1)?.toString("utf8") ?? `(error object is a ${lua.lua_typename(L, t)} value)`;
+      lua.lua_settop(L, -2);
+      return s;
+    }
+    const T = lua.lua_newthread(L);
+    lua.lua_rotate(L, -2, 1); // thread below the error value
+    this.installHook(T);
+    lua.lua_rawgeti(T, LUA_REGISTRYINDEX, BigInt(this.describeRef));
+    lua.lua_xmove(L, T, 1);
+    const [status] = this.resume(T, 1);
+    const s = status === LuaReturn.Ok ? (this.stack.bytes(T, -1)?.toString("utf8") ?? "?") : "(error object could not be described)";
+    lua.lua_settop(L, -2); // the thread
+    return s;
+  }
+
   private errorFrom(L: number, code: LuaReturn): Error {
     const lua = this.stack.lua;
     if (this.stopReason) return this.stopReason;
     if (code === LuaReturn.ErrorMem) return new LuaScriptError("memory limit exceeded (not enough memory)", "");
-    const message = lua.luaL_tolstring(L, -1, null); // honours __tostring
-    lua.lua_settop(L, -2);
+    const message = this.describeError(L);
     lua.luaL_traceback(L, L, null, 0);
     const traceback = lua.lua_tolstring(L, -1, null);
     lua.lua_settop(L, -2);

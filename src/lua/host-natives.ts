@@ -1,6 +1,6 @@
-/** Natives the prelude needs: binary-safe output, os.exit, module lookup. */
-import { readFileSync, statSync } from "node:fs";
-import { join, relative, isAbsolute } from "node:path";
+/** Natives the prelude needs: binary-safe output, os.exit, module files (only in the allowed directories). */
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { relative, isAbsolute, resolve, sep } from "node:path";
 import type { Writable } from "node:stream";
 import { ExecError } from "../errors.js";
 import { ScriptStop, type Driver } from "./driver.js";
@@ -29,24 +29,61 @@ export function hostNatives(io: HostIO, driver: Driver, moduleDirs: () => string
       return new Promise<unknown[]>(() => {}); // never answered: the driver ends the script
     },
 
-    find_module: (a) => {
-      const name = a.value(1);
-      if (typeof name !== "string") throw new ExecError("INVALID", "require: module name must be a string");
-      const rel = name.replace(/\./g, "/");
-      const tried: string[] = [];
-      for (const dir of moduleDirs()) {
-        for (const candidate of [join(dir, `${rel}.lua`), join(dir, rel, "init.lua")]) {
-          tried.push(candidate);
-          try {
-            if (statSync(candidate).isFile()) return [readFileSync(candidate), display(candidate)];
-          } catch {
-            /* not here */
-          }
-        }
-      }
-      return [undefined, tried.map((t) => `\n\tno file '${display(t)}'`).join("")];
+    // package.searchpath: is this file there, and may the script read it?
+    module_file: (a) => {
+      const where = moduleFile(a.value(1), moduleDirs());
+      if (where === "outside") return [false, ` (outside the module directories${DOC})`];
+      return [where !== undefined];
+    },
+
+    // The Lua searcher: the file's text (first-line comment and BOM skipped) and its chunk name.
+    module_source: (a) => {
+      const where = moduleFile(a.value(1), moduleDirs());
+      if (where === "outside") throw new ExecError("INVALID", `outside the module directories${DOC}`);
+      if (where === undefined) throw new ExecError("NOT_FOUND", "cannot read the file");
+      return [luaSource(readFileSync(where)), display(where)];
     },
   };
+}
+
+const DOC = ", see docs/sandbox.md";
+
+/**
+ * A module file the script may read: inside one of `dirs` both as written (so probing paths
+ * elsewhere says nothing about them) and once symlinks are resolved. "outside" when not,
+ * undefined when there is no such file.
+ */
+export function moduleFile(name: unknown, dirs: string[]): string | "outside" | undefined {
+  if (typeof name !== "string" || name.includes("\0")) return undefined;
+  const abs = resolve(name);
+  const inside = (p: string, roots: string[]) => roots.some((d) => p === d || p.startsWith(d.endsWith(sep) ? d : d + sep));
+  if (!inside(abs, dirs.map((d) => resolve(d)))) return "outside";
+  let real: string;
+  try {
+    real = realpathSync(abs);
+    if (!statSync(real).isFile()) return undefined;
+  } catch {
+    return undefined;
+  }
+  const realDirs = dirs.map((d) => {
+    try {
+      return realpathSync(d);
+    } catch {
+      return resolve(d);
+    }
+  });
+  return inside(real, realDirs) ? real : "outside";
+}
+
+/** A source file as lua5.4 reads it: a UTF-8 BOM and a first line starting with '#' are skipped (its newline kept, so line numbers stay). */
+export function luaSource(b: Buffer): Buffer {
+  let s = b;
+  if (s.length >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf) s = s.subarray(3);
+  if (s[0] === 0x23) {
+    const nl = s.indexOf(0x0a);
+    s = nl < 0 ? s.subarray(s.length) : s.subarray(nl);
+  }
+  return s;
 }
 
 /** Paths in messages: relative to the working directory when below it. */
