@@ -15,6 +15,7 @@ import type { NativeFn } from "./natives.js";
 const EVENT_NAMES = ["call", "return", "line", "count", "tail call"];
 const HOOK_COUNT = 3; // lua_Debug.event of a count hook
 const CURRENTLINE_OFFSET = 24; // lua_Debug.currentline on wasm32
+const ALLOWHOOK_OFFSET = 7; // lua_State.allowhook on wasm32 (after next, tt, marked, status)
 const LETTERS: Record<string, number> = { c: LuaEventMasks.Call, r: LuaEventMasks.Ret, l: LuaEventMasks.Line };
 
 interface Wanted {
@@ -28,6 +29,8 @@ export class ScriptHooks {
   private host: Wanted = { mask: 0, count: 0 };
   /** Threads (addresses) on which the script set a hook. */
   private readonly script = new Map<number, Wanted>();
+  /** Threads running a script hook now: their events go to the host only. */
+  private readonly inHook = new Set<number>();
 
   constructor(
     private readonly stack: LuaStack,
@@ -76,14 +79,24 @@ export class ScriptHooks {
   dispatch(L: number, ar: number): boolean {
     const m = (this.stack.lua as any).module;
     const event: number = m.HEAP32[ar >> 2];
-    if (this.used && this.dispatcherRef) {
+    if (this.used && this.dispatcherRef && !this.inHook.has(L)) {
       const lua = this.stack.lua;
       lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(this.dispatcherRef));
       this.pushName(L, event);
       if (event === 2) this.stack.api.lua_pushinteger(L, BigInt(m.HEAP32[(ar + CURRENTLINE_OFFSET) >> 2]));
       else this.stack.api.lua_pushnil(L);
       this.stack.api.lua_pushinteger(L, BigInt(event === HOOK_COUNT ? lua.lua_gethookcount(L) : 0));
-      m._lua_callk(L, 3, 0, 0, 0); // errors from the script's hook propagate, as in Lua
+      // Lua runs a hook with hooks off; the script's hook must stay under the host's count
+      // hook (an endless hook function would escape the limits), so they go back on for it.
+      const reopen = m.HEAPU8[L + ALLOWHOOK_OFFSET] === 0;
+      this.inHook.add(L);
+      if (reopen) m.HEAPU8[L + ALLOWHOOK_OFFSET] = 1;
+      try {
+        m._lua_callk(L, 3, 0, 0, 0); // errors from the script's hook propagate, as in Lua
+      } finally {
+        this.inHook.delete(L);
+        if (reopen) m.HEAPU8[L + ALLOWHOOK_OFFSET] = 0;
+      }
     }
     return event !== HOOK_COUNT;
   }
