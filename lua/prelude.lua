@@ -62,9 +62,12 @@ end
 -- among them: to the script they are main threads, which cannot yield or be resumed.
 local user_threads = setmetatable({}, { __mode = "k" })
 
+local inherit -- set with the script hooks below
+
 local function create(f)
   local co = raw_create(f)
   user_threads[co] = true
+  inherit(co)
   return co
 end
 
@@ -268,7 +271,7 @@ end
 function sdebug.getinfo(...)
   local th, where, what = thread_args(...)
   if what ~= nil and type(what) ~= "string" then
-    error("bad argument #" .. (th and 3 or 2) .. " to 'getinfo' (string expected, got " .. type(what) .. ")", 2)
+    error("bad argument #" .. (th and 3 or 2) .. " to 'debug.getinfo' (string expected, got " .. type(what) .. ")", 2)
   end
   what = what or "flnSrtu"
   if type(where) == "number" and not th then where = where + 1 end -- skip this wrapper
@@ -302,7 +305,7 @@ end
 function sdebug.setlocal(...)
   local th, where, n, value = thread_args(...)
   if type(where) ~= "number" then
-    error("bad argument #" .. (th and 2 or 1) .. " to 'setlocal' (number expected, got " .. type(where) .. ")", 2)
+    error("bad argument #" .. (th and 2 or 1) .. " to 'debug.setlocal' (number expected, got " .. type(where) .. ")", 2)
   end
   if th then
     if host_info(raw_getinfo(th, where, "Sf")) then return nil end
@@ -319,7 +322,7 @@ end
 
 local function no_c_upvalues(f, fname)
   if type(f) == "function" and raw_getinfo(f, "S").what == "C" then
-    error("bad argument #1 to '" .. fname .. "' (moonexec does not change the upvalues of C functions)" .. DOC, 3)
+    error("bad argument #1 to 'debug." .. fname .. "' (moonexec does not change the upvalues of C functions)" .. DOC, 3)
   end
 end
 
@@ -335,14 +338,13 @@ function sdebug.upvalueid(f, n)
 end
 
 function sdebug.upvaluejoin(f1, n1, f2, n2)
-  if is_host(f1) then error("bad argument #2 to 'upvaluejoin' (invalid upvalue index)", 2) end
-  if is_host(f2) then error("bad argument #4 to 'upvaluejoin' (invalid upvalue index)", 2) end
+  if is_host(f1) then error("bad argument #2 to 'debug.upvaluejoin' (invalid upvalue index)", 2) end
+  if is_host(f2) then error("bad argument #4 to 'debug.upvaluejoin' (invalid upvalue index)", 2) end
   return raw_upvaluejoin(f1, n1, f2, n2)
 end
 
 sdebug.traceback = raw_debug.traceback
 sdebug.getmetatable = raw_debug.getmetatable
-sdebug.setmetatable = raw_debug.setmetatable
 sdebug.getuservalue = raw_debug.getuservalue
 sdebug.setuservalue = raw_debug.setuservalue
 sdebug.setcstacklimit = raw_debug.setcstacklimit
@@ -351,6 +353,7 @@ sdebug.setcstacklimit = raw_debug.setcstacklimit
 -- The script's hooks, per thread as in Lua. The host's single C hook calls dispatch for
 -- every event; events inside host functions are not shown to the script.
 local script_hooks = setmetatable({}, { __mode = "k" })
+local inherited = setmetatable({}, { __mode = "k" })
 local set_script_hook = N.set_script_hook
 local EVENT_MASK = { call = "c", ["tail call"] = "c", ["return"] = "r", line = "l" }
 
@@ -375,16 +378,17 @@ function sdebug.sethook(...)
   local args
   if type(th) == "thread" then args = pack(select(2, ...)) else th, args = raw_running(), pack(...) end
   local fn, mask, count = args[1], args[2], args[3]
+  inherited[th] = nil
   if fn == nil or args.n == 0 then
     script_hooks[th] = nil
     settle(set_script_hook(th, "", 0))
     return
   end
-  if type(fn) ~= "function" then error("bad argument #1 to 'sethook' (function expected)", 2) end
+  if type(fn) ~= "function" then error("bad argument #1 to 'debug.sethook' (function expected)", 2) end
   if mask == nil then mask = "" end
-  if type(mask) ~= "string" then error("bad argument #2 to 'sethook' (string expected, got " .. type(mask) .. ")", 2) end
+  if type(mask) ~= "string" then error("bad argument #2 to 'debug.sethook' (string expected, got " .. type(mask) .. ")", 2) end
   count = count == nil and 0 or tonumber(count)
-  if count == nil or count ~= count // 1 then error("bad argument #3 to 'sethook' (number has no integer representation)", 2) end
+  if count == nil or count ~= count // 1 then error("bad argument #3 to 'debug.sethook' (number has no integer representation)", 2) end
   local keep = gsub(mask, "[^crl]", "")
   if keep == "" and count <= 0 then
     script_hooks[th] = nil
@@ -396,12 +400,43 @@ function sdebug.sethook(...)
   if ok == nil then error(tostring(err), 2) end
 end
 
+-- A new coroutine gets its creator's mask and count but no hook function, as in Lua.
+inherit = function(co)
+  local h = script_hooks[raw_running()] or inherited[raw_running()]
+  if h then inherited[co] = { mask = h.mask, count = h.count } end
+end
+
 function sdebug.gethook(th)
   if th == nil then th = raw_running() end
   local h = script_hooks[th]
-  if h == nil then return nil end
+  if h == nil then
+    local i = inherited[th]
+    if i == nil then return nil end
+    return nil, i.mask, i.count
+  end
   return h.fn, h.mask, h.count
 end
+
+-- Finalizers: Lua runs __gc with every hook off, where no limit (time, Ctrl-C) can stop
+-- it, so a script's objects are not made finalizable: a metatable's __gc is set aside
+-- while it is attached. Host code (exec objects free their handles) keeps its finalizers.
+local rawget, rawset = rawget, rawset
+local function without_gc(set)
+  return function(t, mt)
+    if type(mt) ~= "table" or rawget(mt, "__gc") == nil or is_host(raw_getinfo(2, "f").func) then
+      local r = set(t, mt)
+      return r
+    end
+    local gc = rawget(mt, "__gc")
+    rawset(mt, "__gc", nil)
+    local ok, r = pcall(set, t, mt)
+    rawset(mt, "__gc", gc)
+    if not ok then error(r, 0) end
+    return r
+  end
+end
+_ENV.setmetatable = without_gc(setmetatable)
+sdebug.setmetatable = without_gc(raw_debug.setmetatable)
 
 debug = sdebug
 loaded.debug = sdebug
@@ -444,9 +479,9 @@ local function searcher_lua(name)
   if type(path) ~= "string" then error("'package.path' must be a string", 0) end
   local filename, err = searchpath(name, path)
   if filename == nil then return err end
-  local src, chunkname = settle(module_source(filename))
+  local src, serr = settle(module_source(filename))
   local chunk, lerr
-  if src == nil then lerr = tostring(chunkname) else chunk, lerr = raw_load(src, "@" .. chunkname, "t") end
+  if src == nil then lerr = tostring(serr) else chunk, lerr = raw_load(src, "@" .. filename, "t") end
   if not chunk then error(format("error loading module '%s' from file '%s':\n\t%s", name, filename, lerr), 0) end
   return chunk, filename
 end

@@ -36,12 +36,12 @@ export function hostNatives(io: HostIO, driver: Driver, moduleDirs: () => string
       return [where !== undefined];
     },
 
-    // The Lua searcher: the file's text (first-line comment and BOM skipped) and its chunk name.
+    // The Lua searcher: the file's text (first-line comment and BOM skipped).
     module_source: (a) => {
       const where = moduleFile(a.value(1), moduleDirs());
       if (where === "outside") throw new ExecError("INVALID", `outside the module directories${DOC}`);
       if (where === undefined) throw new ExecError("NOT_FOUND", "cannot read the file");
-      return [luaSource(readFileSync(where)), display(where)];
+      return [luaSource(readFileSync(where))];
     },
   };
 }

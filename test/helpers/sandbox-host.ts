@@ -42,7 +42,12 @@ export async function onHost(
     } catch (e) {
       outcome = { stdout: out.text(), stderr: err.text(), error: e as Outcome["error"], ms: Date.now() - t0 };
     }
-    check(outcome);
+    try {
+      check(outcome);
+    } catch (e) {
+      if (outcome.error) (e as Error).message += `\n(the run failed: ${outcome.error.message})`;
+      throw e;
+    }
     if (opts.healthy !== false) {
       out.clear();
       await host.runString(
