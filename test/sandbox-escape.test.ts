@@ -44,7 +44,7 @@ describe("debug: the issue's escapes", () => {
        while true do end`,
       (o) => {
         expect(failure(o)).toContain("time limit of 1s exceeded");
-        expect(o.ms).toBeLessThan(5000);
+        expect(o.ms).toBeLessThan(8000); // 1 s limit; slack for a loaded machine
       },
       { timeLimit: 1 },
     );
@@ -274,7 +274,7 @@ describe("hooks", () => {
       `coroutine.wrap(function() debug.sethook(function() end, "", 1 << 30); while true do end end)()`,
       (o) => {
         expect(failure(o)).toContain("time limit of 1s exceeded");
-        expect(o.ms).toBeLessThan(5000);
+        expect(o.ms).toBeLessThan(8000); // 1 s limit; slack for a loaded machine
       },
       { timeLimit: 1 },
     );
@@ -295,7 +295,7 @@ describe("hooks", () => {
        debug.sethook(h, "c", 7); local f, m, c = debug.gethook(); print(f == h, m, c)
        print(coroutine.wrap(function() return debug.gethook() end)())
        debug.sethook(); print(debug.gethook())`,
-      (o) => expect(o.stdout).toBe("nil\ntrue\tc\t7\nnil\nnil\n"),
+      (o) => expect(o.stdout).toBe("nil\ntrue\tc\t7\nnil\tc\t7\nnil\n"), // a new coroutine: the mask, no function (as in Lua)
       { timeLimit: 5 },
     );
   }, T);
@@ -455,7 +455,7 @@ describe("errors, finalizers, memory and exit", () => {
       `error(setmetatable({}, { __tostring = function() while true do end end }))`,
       (o) => {
         expect(failure(o)).toMatch(/time limit|error object/);
-        expect(o.ms).toBeLessThan(5000);
+        expect(o.ms).toBeLessThan(8000); // 1 s limit; slack for a loaded machine
       },
       { timeLimit: 1 },
     );
@@ -539,9 +539,9 @@ describe("modules in allowed directories still work", () => {
     mkdirSync(join(root, "app"));
     writeFileSync(join(root, "lib", "m.lua"), "return 'lib ok'");
     writeFileSync(join(root, "secret", "s.lua"), "return 'leaked'");
-    writeFileSync(join(root, "app", "main.lua"), `print(require("m")); package.path = package.path .. ";${root}/secret/?.lua"; print(pcall(require, "s"))`);
+    writeFileSync(join(root, "app", "main.lua"), `print((require("m"))); package.path = package.path .. ";${root}/secret/?.lua"; print(pcall(require, "s"))`);
     await onHost("", (o) => {
-      expect(o.stdout).toMatch(/^lib ok\nfalse\t.*outside the module directories/);
+      expect(o.stdout).toMatch(/^lib ok\nfalse\t[\s\S]*secret\/s\.lua' \(outside the module directories/);
       expect(o.stdout).not.toContain("leaked");
     }, { file: join(root, "app", "main.lua"), modulePaths: [join(root, "lib")] });
   }, T);
