@@ -184,7 +184,11 @@ io.popen = disabled("io.popen", use_exec)
 os.remove = disabled("os.remove", use_exec)
 os.rename = disabled("os.rename", use_exec)
 os.tmpname = disabled("os.tmpname")
-os.getenv = disabled("os.getenv")
+-- The host's environment may hold secrets: scripts see every variable as unset.
+os.getenv = function(name)
+  if type(name) ~= "string" then error("bad argument #1 to 'getenv' (string expected, got " .. type(name) .. ")", 2) end
+  return nil
+end
 io.open = disabled("io.open", use_exec)
 io.lines = disabled("io.lines", use_exec)
 io.input = disabled("io.input")

@@ -1,5 +1,5 @@
 /** Natives the prelude needs: binary-safe output, os.exit, module files (only in the allowed directories). */
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { relative, isAbsolute, resolve, sep } from "node:path";
 import type { Writable } from "node:stream";
 import { ExecError } from "../errors.js";
@@ -49,30 +49,22 @@ export function hostNatives(io: HostIO, driver: Driver, moduleDirs: () => string
 const DOC = ", see docs/sandbox.md";
 
 /**
- * A module file the script may read: inside one of `dirs` both as written (so probing paths
- * elsewhere says nothing about them) and once symlinks are resolved. "outside" when not,
- * undefined when there is no such file.
+ * A module file the script may read: its path, with `..` resolved, must lie inside one of
+ * `dirs` (so probing paths elsewhere says nothing about them). Symlinks inside those
+ * directories are followed: they are the user's (Debian links /usr/share/lua/5.4/x.lua to
+ * ../5.1/x.lua), and a script cannot make new ones without an executor, which could read
+ * the file anyway. "outside" when refused, undefined when there is no such file.
  */
 export function moduleFile(name: unknown, dirs: string[]): string | "outside" | undefined {
   if (typeof name !== "string" || name.includes("\0")) return undefined;
   const abs = resolve(name);
-  const inside = (p: string, roots: string[]) => roots.some((d) => p === d || p.startsWith(d.endsWith(sep) ? d : d + sep));
-  if (!inside(abs, dirs.map((d) => resolve(d)))) return "outside";
-  let real: string;
+  const inside = dirs.map((d) => resolve(d)).some((d) => abs === d || abs.startsWith(d.endsWith(sep) ? d : d + sep));
+  if (!inside) return "outside";
   try {
-    real = realpathSync(abs);
-    if (!statSync(real).isFile()) return undefined;
+    return statSync(abs).isFile() ? abs : undefined;
   } catch {
     return undefined;
   }
-  const realDirs = dirs.map((d) => {
-    try {
-      return realpathSync(d);
-    } catch {
-      return resolve(d);
-    }
-  });
-  return inside(real, realDirs) ? real : "outside";
 }
 
 /** A source file as lua5.4 reads it: a UTF-8 BOM and a first line starting with '#' are skipped (its newline kept, so line numbers stay). */
