@@ -40,15 +40,15 @@ const fs = require("fs");
 
 printf "%-16s %-8s %-8s %s\n" file wasmoon moonexec "moonexec's error (first line)"
 for f in "${FILES[@]}"; do
-  timeout "$TIMEOUT" node -e "$PLAIN" "$ROOT" "$f" >/tmp/lua-testsuite.plain.out 2>&1
+  timeout -s KILL "$TIMEOUT" node -e "$PLAIN" "$ROOT" "$f" >/tmp/lua-testsuite.plain.out 2>&1
   plain=$?
   # moonexec: _port/_soft through a wrapper chunk that then requires the file by name.
   printf '_port = true; _soft = true\npackage.path = "./?.lua;" .. package.path\nlocal name = ...\nreturn require(name)\n' >/tmp/lua-testsuite-run.lua
   cp /tmp/lua-testsuite-run.lua "$TESTES/.moonexec-run.lua"
-  timeout "$TIMEOUT" node "$ROOT/bin/moonexec.js" run --memory-limit 1G .moonexec-run.lua "${f%.lua}" >/tmp/lua-testsuite.moon.out 2>&1
+  timeout -s KILL "$((TIMEOUT + 10))" node "$ROOT/bin/moonexec.js" run --time-limit "$TIMEOUT" --memory-limit 1G .moonexec-run.lua "${f%.lua}" >/tmp/lua-testsuite.moon.out 2>&1
   moon=$?
   rm -f "$TESTES/.moonexec-run.lua"
-  verdict() { [ "$1" -eq 0 ] && echo pass || { [ "$1" -eq 124 ] && echo TIMEOUT || echo FAIL; }; }
+  verdict() { [ "$1" -eq 0 ] && echo pass || { [ "$1" -eq 124 ] || [ "$1" -eq 137 ] && echo TIMEOUT || echo FAIL; }; }
   err=""
   [ "$moon" -ne 0 ] && err="$(grep -m1 -E 'moonexec:|error' /tmp/lua-testsuite.moon.out | cut -c1-110)"
   printf "%-16s %-8s %-8s %s\n" "$f" "$(verdict $plain)" "$(verdict $moon)" "$err"
