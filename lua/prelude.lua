@@ -461,13 +461,15 @@ local function searchpath(name, path, sep, rep)
   if type(path) ~= "string" then error("bad argument #2 to 'searchpath' (string expected, got " .. type(path) .. ")", 2) end
   sep, rep = sep or ".", rep or "/"
   name = plain_gsub(name, sep, rep)
-  local tried = {}
-  for template in gmatch(path, "[^;]+") do
-    local filename = gsub(template, "%?", function() return name end)
+  local tried, pos = {}, 1
+  repeat -- every template, empty ones too (as in Lua's message)
+    local stop = find(path, ";", pos, true)
+    local filename = gsub(sub(path, pos, stop and stop - 1 or -1), "%?", function() return name end)
     local found, why = settle(module_file(filename))
     if found == true then return filename end
     tried[#tried + 1] = "no file '" .. filename .. "'" .. (found == false and why or "")
-  end
+    pos = stop and stop + 1
+  until not stop
   return nil, concat(tried, "\n\t")
 end
 package_t.searchpath = searchpath
