@@ -423,11 +423,11 @@ end
 
 -- Finalizers: Lua runs __gc with every hook off, where no limit (time, Ctrl-C) can stop
 -- it, so a script's objects are not made finalizable: a metatable's __gc is set aside
--- while it is attached. Host code (exec objects free their handles) keeps its finalizers.
+-- while it is attached, unless it is a host function (exec objects free their handles).
 local rawget, rawset = rawget, rawset
 local function without_gc(set)
   return function(t, mt)
-    if type(mt) ~= "table" or rawget(mt, "__gc") == nil or is_host(raw_getinfo(2, "f").func) then
+    if type(mt) ~= "table" or rawget(mt, "__gc") == nil or is_host(rawget(mt, "__gc")) then
       local r = set(t, mt)
       return r
     end
