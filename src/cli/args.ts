@@ -1,4 +1,5 @@
 /** Command-line parsing for `moonexec`. Errors name the flag. */
+import { statSync } from "node:fs";
 export type Command = "run" | "repl" | "check" | "help" | "version";
 
 export interface CliOptions {
@@ -54,6 +55,14 @@ export function parseSize(text: string, flag: string): number {
   return Number(m[1]) * mult;
 }
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export function parseArgs(argv: string[]): CliOptions {
   const opts: CliOptions = { command: "help", scriptArgs: [], modulePaths: [], verbose: false, json: false };
   const rest = [...argv];
@@ -61,6 +70,8 @@ export function parseArgs(argv: string[]): CliOptions {
   if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") return opts;
   if (sub === "--version" || sub === "version") return { ...opts, command: "version" };
   if (sub !== "run" && sub !== "repl" && sub !== "check") {
+    // A `#!/usr/bin/env moonexec` script: the kernel passes its path first, then its arguments.
+    if (isFile(sub)) return { ...opts, command: "run", script: sub, scriptArgs: rest };
     throw new UsageError(`unknown command "${sub}" (expected: run, repl, check)`);
   }
   opts.command = sub;

@@ -12,9 +12,10 @@
  * SIGINT is seen during CPU-bound Lua.
  */
 import { Script } from "node:vm";
-import { LuaReturn, LuaEventMasks, type LuaThread } from "./wasmoon.js";
+import { LuaReturn, LuaEventMasks, LuaType, LUA_REGISTRYINDEX, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
 import { AWAIT_BYTES, SLICE_BYTES, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
+import { ScriptHooks } from "./script-hooks.js";
 
 /** The script ended on purpose (os.exit) or was stopped (limit, SIGINT). */
 export class ScriptStop extends Error {
@@ -71,6 +72,9 @@ export class Driver {
   private hurried = new Set<number>();
   private sliceInFlight = false;
   private allowHookOffset = -1;
+  private describeRef = 0;
+  /** The script's own hooks share the one C hook below (see script-hooks.ts). */
+  readonly scriptHooks: ScriptHooks;
 
   constructor(
     private readonly stack: LuaStack,
@@ -80,6 +84,12 @@ export class Driver {
     private readonly watched = false,
   ) {
     this.hooked = !watched || timeLimitSeconds !== undefined;
+    this.scriptHooks = new ScriptHooks(stack, () => this.hookPointer());
+  }
+
+  /** A Lua function (registry ref) that turns an error value into text, run with the limits on. */
+  setErrorDescriber(ref: number): void {
+    this.describeRef = ref;
   }
 
   /**
@@ -101,27 +111,37 @@ export class Driver {
     this.wakeLoop?.(); // an idle scheduler wakes and sees the reason
   }
 
-  private installHook(L: number): void {
+  /**
+   * Put the host's count hook on thread L (also the global thread: finalizers run there), or
+   * none when this driver runs unhooked (see `hooked`); script hooks go on through scriptHooks.
+   */
+  installHook(L: number): void {
+    if (this.allowHookOffset < 0) this.allowHookOffset = probeAllowHook(this.stack, L);
+    if (this.hooked) this.scriptHooks.hostHook(L, LuaEventMasks.Count, HOOK_EVERY);
+  }
+
+  private hookPointer(): number {
     const lua = this.stack.api;
     if (!this.hookPtr) {
-      this.hookPtr = this.stack.addFunction((hookL) => {
+      this.hookPtr = this.stack.addFunction((hookL, ar) => {
+        if (this.scriptHooks.dispatch(hookL, ar)) return;
         const now = Date.now();
         if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
         if (this.stopReason) return this.unwind(hookL, this.stopReason);
-        if (this.hurried.size && this.hurried.delete(hookL)) this.setHook(hookL, HOOK_EVERY); // left over from a stopped run
+        if (this.hurried.size && this.hurried.delete(hookL)) this.setHook(hookL, undefined); // left over from a stopped run
         if (now - this.sliceStart < SLICE_MS || !lua.lua_isyieldable(hookL)) return;
         // A coroutine's yield goes to whoever resumed it: the prelude's resume asks
         // took_slice() and passes the pause up to the scheduler.
         if (hookL !== this.runningL) this.sliceInFlight = true;
         lua.lua_yieldk(hookL, 0, 0, 0); // count hooks may yield with 0 values
       }, "vii");
-      this.allowHookOffset = probeAllowHook(this.stack, L);
     }
-    this.setHook(L, HOOK_EVERY);
+    return this.hookPtr;
   }
 
-  private setHook(L: number, count: number): void {
-    this.stack.lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, count);
+  /** The host's count on thread L alone; undefined: back to the default. */
+  private setHook(L: number, count: number | undefined): void {
+    this.scriptHooks.hostHookOn(L, count);
   }
 
   /**
@@ -188,7 +208,7 @@ export class Driver {
     const k = this.stopReason?.kind;
     if (k === "time-limit" || k === "interrupted") this.stopReason = undefined;
     this.deadline = this.timeLimitSeconds ? Date.now() + this.timeLimitSeconds * 1000 : Infinity;
-    if (this.hooked) this.installHook(thread.address);
+    this.installHook(thread.address);
 
     let result: { values?: LuaValue[]; error?: Error } | undefined;
     const main = this.spawn(thread.address, nargs, (L, count, error) => {
@@ -315,12 +335,35 @@ export class Driver {
     return [status, m.HEAP32[this.resumeOut >> 2]];
   }
 
+  /**
+   * The error value at L's top as text (popped). Strings as they are; anything else through
+   * the describer, on a fresh thread with the host's hook, inside a pcall: a __tostring that
+   * errors, loops or yields must not take the host down.
+   */
+  private describeError(L: number): string {
+    const lua = this.stack.lua;
+    const t = this.stack.api.lua_type(L, -1);
+    if (t === LuaType.String || t === LuaType.Number || !this.describeRef) {
+      const s = this.stack.bytes(L, -1)?.toString("utf8") ?? `(error object is a ${lua.lua_typename(L, t)} value)`;
+      lua.lua_settop(L, -2);
+      return s;
+    }
+    const T = lua.lua_newthread(L);
+    lua.lua_rotate(L, -2, 1); // thread below the error value
+    this.installHook(T);
+    lua.lua_rawgeti(T, LUA_REGISTRYINDEX, BigInt(this.describeRef));
+    lua.lua_xmove(L, T, 1);
+    const [status] = this.resume(T, 1);
+    const s = status === LuaReturn.Ok ? (this.stack.bytes(T, -1)?.toString("utf8") ?? "?") : "(error object could not be described)";
+    lua.lua_settop(L, -2); // the thread
+    return s;
+  }
+
   private errorFrom(L: number, code: LuaReturn): Error {
     const lua = this.stack.lua;
     if (this.stopReason) return this.stopReason;
     if (code === LuaReturn.ErrorMem) return new LuaScriptError("memory limit exceeded (not enough memory)", "");
-    const message = lua.luaL_tolstring(L, -1, null); // honours __tostring
-    lua.lua_settop(L, -2);
+    const message = this.describeError(L);
     lua.luaL_traceback(L, L, null, 0);
     const traceback = lua.lua_tolstring(L, -1, null);
     lua.lua_settop(L, -2);

@@ -18,7 +18,8 @@ import { Driver, LuaScriptError, ScriptStop } from "./driver.js";
 import { Handles } from "./handles.js";
 import { execNatives } from "./exec-natives.js";
 import { taskNatives } from "./task-natives.js";
-import { hostNatives, display, type HostIO } from "./host-natives.js";
+import { hostNatives, display, luaSource, type HostIO } from "./host-natives.js";
+import { scriptHookNatives } from "./script-hooks.js";
 import { userNative, type UserModule } from "./user-modules.js";
 
 export { LuaScriptError, ScriptStop };
@@ -108,9 +109,10 @@ export class Host {
       ...hostNatives(io, this.driver, () => this.moduleDirs()),
       ...execNatives(this.registry, this.handles),
       ...taskNatives(this.stack, this.driver, this.handles),
+      ...scriptHookNatives(this.stack, () => this.driver.scriptHooks),
     };
     const natives: Record<string, unknown> = {
-      module_path: this.moduleDirs().map((d) => `${d}/?.lua;${d}/?/init.lua`).join(";"),
+      module_path: this.modulePath(),
       builtin_sources: { exec: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"), task: readFileSync(resolve(LUA_DIR, "task.lua"), "utf8"), "exec.fleet": readFileSync(resolve(LUA_DIR, "fleet.lua"), "utf8") },
     };
     for (const [name, fn] of Object.entries(fns)) natives[name] = this.natives.add(fn);
@@ -128,9 +130,16 @@ export class Host {
       },
       (L) => {
         lua.lua_xmove(L, G, 1); // keep the host API table the prelude returns
+        lua.lua_getfield(G, -1, "hook_dispatch");
+        this.driver.scriptHooks.setDispatcher(lua.luaL_ref(G, LUA_REGISTRYINDEX));
+        lua.lua_getfield(G, -1, "describe_error");
+        this.driver.setErrorDescriber(lua.luaL_ref(G, LUA_REGISTRYINDEX));
         this.hostApiRef = lua.luaL_ref(G, LUA_REGISTRYINDEX);
       },
     );
+    // Finalizers a script set can run on the global thread (any allocation the host makes
+    // there may collect): its hook stops them at the limits and on dispose.
+    this.driver.installHook(G);
     for (const [name, module] of Object.entries(this.opts.modules ?? {})) {
       const table: Record<string, unknown> = {};
       for (const [fname, fn] of Object.entries(module)) table[fname] = this.natives.add(userNative(fn));
@@ -143,6 +152,13 @@ export class Host {
     this.engine.global.setMemoryMax(this.opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
   }
 
+  /** package.path's default: the script's directory, then the module paths. */
+  private modulePath(): string {
+    return this.moduleDirs()
+      .map((d) => `${d}/?.lua;${d}/?/init.lua`)
+      .join(";");
+  }
+
   private moduleDirs(): string[] {
     return [this.scriptDir ?? process.cwd(), ...(this.opts.modulePaths ?? []).map((p) => resolve(p))];
   }
@@ -150,7 +166,15 @@ export class Host {
   /** Run a script file; `args` become `arg[1..n]` and the chunk's `...`. Returns the chunk's results. */
   async runFile(path: string, args: string[] = []): Promise<LuaValue[]> {
     const source = readSource(path);
-    this.scriptDir = dirname(resolve(path));
+    const dir = dirname(resolve(path));
+    if (dir !== this.scriptDir) {
+      this.scriptDir = dir;
+      const modulePath = this.modulePath();
+      await this.callHostApi("set_module_path", (thread) => {
+        this.stack.push(thread.address, modulePath);
+        return 1;
+      });
+    }
     this.setArgGlobal([path, ...args]);
     return this.run((thread) => {
       this.load(thread, source, `@${display(resolve(path))}`);
@@ -286,9 +310,10 @@ export class Host {
   }
 }
 
+/** A script file as lua5.4 reads it (BOM and `#!` line skipped). */
 function readSource(path: string): Buffer {
   try {
-    return readFileSync(path);
+    return luaSource(readFileSync(path));
   } catch (e) {
     throw new LuaScriptError(`cannot open ${path}: ${(e as Error).message}`, "");
   }
