@@ -64,7 +64,9 @@ export class FaultProxy {
   /** Reset every open connection (as a crashed daemon or a broken network would). */
   cut(): void {
     for (const [a, b] of this.pairs) {
-      a.resetAndDestroy();
+      // A TCP client gets a reset; a unix socket has none: it is closed under the client.
+      if (a.remoteAddress !== undefined) a.resetAndDestroy();
+      else a.destroy();
       b.destroy();
     }
     this.pairs.clear();

@@ -149,6 +149,36 @@ export class ExecutorContainer {
     return this.gone !== undefined;
   }
 
+  /**
+   * A command's connection ended early: did the container go away under it ("gone"), or did
+   * the connections to the daemon break ("lost")? When only the connections broke, the
+   * container is still running at first — its init ends a moment later, with status 0,
+   * because its own connection is gone (INIT_SCRIPT) — while a killed or removed container
+   * ends with a signal status (137 after a kill or a forced removal).
+   */
+  async whyLost(): Promise<"gone" | "lost"> {
+    const container = this.container;
+    if (!container) return "lost";
+    let sawRunning = false;
+    for (let i = 0; i < 10; i++) {
+      let st: Dockerode.ContainerInspectInfo["State"];
+      try {
+        st = (await this.deadline(`GET /containers/${container.id.slice(0, 12)}/json`, (abortSignal) => container.inspect({ abortSignal }))).State;
+      } catch (e) {
+        if (statusOf(e) !== 404) return "lost";
+        this.markGone();
+        return sawRunning ? "lost" : "gone";
+      }
+      if (st.Status === "exited" || st.Status === "dead" || st.Status === "removing" || !st.Running) {
+        this.markGone();
+        return st.ExitCode === 0 && !st.OOMKilled ? "lost" : "gone";
+      }
+      sawRunning = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return "lost";
+  }
+
   private markGone(): void {
     // The attach connection is the container's life line: once it is gone, so is the container.
     this.gone ??= this.released ? `executor ${this.entry.id} was released` : `the container of executor ${this.entry.id} stopped`;
@@ -161,6 +191,16 @@ export class ExecutorContainer {
 
   /** An agent ready for a command: an idle one, else a new `docker exec`. */
   async acquire(): Promise<Agent> {
+    // A container found gone on the way (its connection's end noticed late) is made anew once.
+    try {
+      return await this.acquireOnce();
+    } catch (e) {
+      if (!(e instanceof ExecError && e.kind === "GONE") || this.released) throw e;
+      return this.acquireOnce();
+    }
+  }
+
+  private async acquireOnce(): Promise<Agent> {
     const container = await this.ensure();
     if (this.gone) throw new ExecError("GONE", this.gone);
     for (;;) {
@@ -180,6 +220,10 @@ export class ExecutorContainer {
       }
       throw dockerError(e, this.hostUrl, "starting a command (docker exec)");
     }
+    if (this.gone) {
+      agent.retire();
+      throw new ExecError("GONE", this.gone);
+    }
     this.agents.add(agent);
     if (this.released) {
       this.drop(agent);
@@ -187,6 +231,7 @@ export class ExecutorContainer {
     }
     return agent;
   }
+
 
   /** Hand an agent back after its command ended. */
   giveBack(agent: Agent, reuse: boolean): void {

@@ -113,10 +113,10 @@ class DockerCommand implements RunningCommand {
   private async lossError(e: Error): Promise<ExecError> {
     const what = `docker: ${this.run.argv0}`;
     if (e instanceof ExecError && e.kind === "CLOSED") return e; // released by us
-    if (await this.container.checkGone()) {
+    if (e instanceof ExecError && e.kind === "TIMEOUT") return new ExecError("TIMEOUT", `${what}: ${e.message}; the command's output is incomplete`);
+    if ((await this.container.whyLost()) === "gone") {
       return new ExecError("GONE", `${what}: the executor's container was stopped, killed or removed while the command ran; its output may be incomplete`);
     }
-    if (e instanceof ExecError && e.kind === "TIMEOUT") return new ExecError("TIMEOUT", `${what}: ${e.message}; the command's output is incomplete`);
     return new ExecError("UNAVAILABLE", `${what}: the connection to the docker daemon was lost before the command ended (${e.message}); its output is incomplete`);
   }
 
