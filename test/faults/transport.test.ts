@@ -117,7 +117,7 @@ for (const t of targets) {
       expect(r.code).toBeUndefined();
       expect(r.waitKind).toBe("UNAVAILABLE");
       expect(r.stderrKind).toBe("UNAVAILABLE");
-      expect(r.back).toBe("back\n");
+      expect(r.back, String(r.back)).toBe("back\n");
     }, 20_000);
 
     it("a daemon gone silent mid-read: nil, TIMEOUT within a few request_timeouts; wait() fails; the executor works again", async () => {
@@ -125,10 +125,10 @@ for (const t of targets) {
       expect(r.got).toBeGreaterThanOrEqual(8 * MB);
       expect(r.got).toBeLessThan(1000 * MB);
       expect(r.kind, r.message).toBe("TIMEOUT");
-      expect(r.message).toMatch(/no answer to .* within [23] s/);
+      expect(r.message).toMatch(/no answer to .* within \d+ s/);
       expect(r.waitKind).toBe("TIMEOUT");
       expect(r.code).toBeUndefined();
-      expect(r.back).toBe("back\n");
+      expect(r.back, String(r.back)).toBe("back\n");
       expect(r.ms).toBeLessThan(15_000);
     }, 20_000);
   });

@@ -57,6 +57,18 @@ export class IncusClient {
 
   /** One request; resolves with the raw answer whatever its status. Transport errors reject as ExecError. */
   raw(method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
+    // Pooled keep-alive connections may have died while idle (daemon restarted, connection
+    // cut): a request that fails on one before any answer is tried again on the next, and
+    // at last on a new connection.
+    const attempt = (left: number): Promise<RawResponse> =>
+      this.rawOnce(method, path, opts, left === 0).catch((e: unknown) => {
+        if (!(e instanceof StaleSocket)) throw e;
+        return attempt(left - 1);
+      });
+    return attempt(MAX_STALE);
+  }
+
+  private rawOnce(method: string, path: string, opts: RequestOptions, last: boolean): Promise<RawResponse> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, v);
     const fullPath = query.size ? `${path}?${query}` : path;
@@ -88,7 +100,10 @@ export class IncusClient {
         res.on("aborted", () => reject(transportError(new Error("the connection closed in the middle of the answer"), remote)));
       });
       req.on("timeout", () => req.destroy(noAnswer(`incus at ${remote.address}`, `${method} ${path}`, silenceMs)));
-      req.on("error", (e) => reject(e.name === "AbortError" ? e : transportError(e, remote)));
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        if (!last && req.reusedSocket && (e.code === "ECONNRESET" || e.code === "EPIPE")) reject(new StaleSocket());
+        else reject(e.name === "AbortError" ? e : transportError(e, remote));
+      });
       req.end(payload);
     });
   }
@@ -151,3 +166,9 @@ export class IncusClient {
     this.agent.destroy();
   }
 }
+
+/** Dead pooled connections tried before a request fails. */
+const MAX_STALE = 8;
+
+/** A request failed on a reused keep-alive connection before any answer. */
+class StaleSocket extends Error {}
