@@ -342,18 +342,19 @@ export class IncusCommand implements RunningCommand {
   }
 
   /**
-   * "stopped" / "was removed" when the instance is not running (asked for up to a second:
-   * a stop shows in its state a moment after its processes died), else undefined.
+   * "stopped" / "was removed" when the instance is not running (asked for up to 3 s: a
+   * forced stop shows in its state a second or more after its processes died), else undefined.
    */
   private async instanceGone(): Promise<string | undefined> {
-    const path = `/1.0/instances/${encodeURIComponent(this.ctx.instance)}/state`;
-    for (let i = 0; i < 10; i++) {
+    const path = `/1.0/instances/${encodeURIComponent(this.ctx.instance)}`;
+    for (let i = 0; i < 30; i++) {
       try {
-        const st = await this.ctx.client.call<{ status?: string }>("GET", path, `state of instance '${this.ctx.instance}'`);
+        const st = await this.ctx.client.call<{ status?: string }>("GET", path, `instance '${this.ctx.instance}'`);
         if (st.metadata?.status !== "Running") return `'${this.ctx.instance}' was stopped (${st.metadata?.status ?? "?"})`;
       } catch (e) {
         if (e instanceof ExecError && e.kind === "NOT_FOUND") return `'${this.ctx.instance}' was removed`;
-        return undefined; // the daemon does not answer: that is the answer
+        // The daemon does not answer: that is the answer. (An error answer may come while it stops the instance.)
+        if (!(e instanceof ExecError) || e.kind === "TIMEOUT" || e.message.startsWith("cannot reach")) return undefined;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
