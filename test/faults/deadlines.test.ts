@@ -26,7 +26,7 @@ function mute(): { server: Server; sockets: Set<Socket> } {
 }
 
 async function run(entry: Record<string, unknown>, script: string, modules = {}): Promise<{ values: unknown[]; ms: number }> {
-  const host = await Host.create({ config: { namespace: "faults", entries: [{ name: "box", ...entry }] }, modules, timeLimit: 15 });
+  const host = await Host.create({ config: { namespace: "faults", entries: [{ name: "box", ...entry }] }, modules, timeLimit: 35 });
   const t0 = Date.now();
   try {
     return { values: await host.runString(script), ms: Date.now() - t0 };
@@ -103,7 +103,7 @@ return err and err.kind, err and err.message, back
 
 for (const [backend, upstream, entry] of [
   [incusUnix, incusEnv.socket, (a: string) => ({ kind: "exec.incus", instance: incusEnv.instance, remote: `unix:${a}`, request_timeout: 1 })],
-  [dockerBackend, "/var/run/docker.sock", (a: string) => ({ kind: "exec.docker", image: TEST_IMAGE, host: `unix://${a}`, request_timeout: 2 })],
+  [dockerBackend, "/var/run/docker.sock", (a: string) => ({ kind: "exec.docker", image: TEST_IMAGE, host: `unix://${a}`, request_timeout: 1 })],
 ] as const) {
   describeBackend(backend, () => {
     it("a daemon silent after exec.get: start() is TIMEOUT, and the next command works once it answers", async () => {
@@ -113,10 +113,10 @@ for (const [backend, upstream, entry] of [
         expect(values[0], String(values[1])).toBe("TIMEOUT");
         expect(values[1]).toMatch(/no answer to (POST|GET) \S+ within \d s/);
         expect(values[2]).toBe("back\n");
-        expect(ms).toBeLessThan(12_000);
+        expect(ms).toBeLessThan(30_000);
       } finally {
         await proxy.close();
       }
-    }, 20_000);
+    }, 40_000);
   });
 }

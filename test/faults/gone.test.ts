@@ -30,7 +30,7 @@ return line, rerr and rerr.kind, rerr and rerr.message, code, werr and werr.kind
 `;
 
 async function runHost(entry: Record<string, unknown>, fault: { now: () => unknown; restore: () => unknown }, script: string): Promise<unknown[]> {
-  const host = await Host.create({ config: { namespace: "faults", entries: [{ name: "box", ...entry }] }, modules: { fault }, timeLimit: 18 });
+  const host = await Host.create({ config: { namespace: "faults", entries: [{ name: "box", ...entry }] }, modules: { fault }, timeLimit: 35 });
   try {
     return await host.runString(script);
   } finally {
@@ -57,7 +57,7 @@ describeBackend(dockerBackend, () => {
     expect(code).toBeUndefined(); // not an ordinary 137
     expect(waitKind).toBe("GONE");
     expect(back).toBe("back\n");
-  }, 20_000);
+  }, 40_000);
 });
 
 describeBackend(incusUnix, () => {
@@ -82,7 +82,7 @@ describeBackend(incusUnix, () => {
     expect(code).toBeUndefined(); // not an ordinary 137
     expect(waitKind).toBe("GONE");
     expect(back).toBe("back\n");
-  }, 20_000);
+  }, 40_000);
 
   for (const delay of [0, 0.1]) {
     it(`an exec started ${delay} s after a stop begins is an error, never start() ok then a silent -1`, async () => {
@@ -110,6 +110,6 @@ describeBackend(incusUnix, () => {
       } else {
         expect(["GONE", "STATE", "UNAVAILABLE"]).toContain(startKind);
       }
-    }, 20_000);
+    }, 40_000);
   }
 });

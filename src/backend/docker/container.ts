@@ -13,6 +13,12 @@ import { daemonMessage, dockerError, statusOf } from "./errors.js";
 import { Agent } from "./agent.js";
 import { noAnswer, withDeadline } from "../request-timeout.js";
 
+/**
+ * Container create/start/kill/remove run real work in the daemon (and take seconds on a
+ * loaded host): they get this many request_timeouts.
+ */
+export const SLOW_CALLS = 6;
+
 /** Idle agents kept for reuse; more are retired. */
 const MAX_IDLE_AGENTS = 4;
 
@@ -38,6 +44,11 @@ export class ExecutorContainer {
   /** One daemon call that must answer within request_timeout (TIMEOUT naming `what` otherwise). */
   deadline<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return withDeadline(this.timeoutMs, `docker at ${this.hostUrl}`, what, call);
+  }
+
+  /** A call that does real work in the daemon (creating, starting, removing a container): SLOW_CALLS times as long. */
+  private slowDeadline<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(this.timeoutMs * SLOW_CALLS, `docker at ${this.hostUrl}`, what, call);
   }
 
   /** Does the daemon answer? (the heartbeat's probe) */
@@ -76,13 +87,13 @@ export class ExecutorContainer {
     this.attach = undefined;
     this.gone = undefined;
     this.replyLine = "";
-    if (old && this.entry.auto_remove !== false) void this.deadline("DELETE /containers", (abortSignal) => old.remove({ force: true, v: true, abortSignal })).catch(() => {});
+    if (old && this.entry.auto_remove !== false) void this.slowDeadline("DELETE /containers", (abortSignal) => old.remove({ force: true, v: true, abortSignal })).catch(() => {});
   }
 
   private async create(): Promise<Dockerode.Container> {
     let container: Dockerode.Container;
     try {
-      container = await this.deadline("POST /containers/create", (abortSignal) => this.docker.createContainer({ ...createOptions(this.entry), abortSignal } as Dockerode.ContainerCreateOptions));
+      container = await this.slowDeadline("POST /containers/create", (abortSignal) => this.docker.createContainer({ ...createOptions(this.entry), abortSignal } as Dockerode.ContainerCreateOptions));
     } catch (e) {
       throw this.createError(e);
     }
@@ -105,7 +116,7 @@ export class ExecutorContainer {
       socket.on("error", initGone);
       socket.on("close", initGone);
       socket.pipe(demux);
-      await this.deadline(`POST /containers/${short}/start`, (abortSignal) => container.start({ abortSignal }));
+      await this.slowDeadline(`POST /containers/${short}/start`, (abortSignal) => container.start({ abortSignal }));
     } catch (e) {
       await this.remove().catch(() => {});
       if (/executable file not found|no such file or directory/i.test(daemonMessage(e))) throw noShell(this.entry, daemonMessage(e));
@@ -211,7 +222,7 @@ export class ExecutorContainer {
     }
     let agent: Agent;
     try {
-      agent = await Agent.start(container, (what, call) => this.deadline(what, call));
+      agent = await Agent.start(container, (what, call) => this.slowDeadline(what, call));
     } catch (e) {
       const status = statusOf(e);
       if (status === 409 || status === 404 || /stopped state|is not running|no such container/i.test(daemonMessage(e))) {
@@ -332,12 +343,12 @@ export class ExecutorContainer {
       // it dies) but is kept, as asked.
       this.attach?.end();
       const stopped = await within(container.wait({ condition: "not-running" }), 3000);
-      if (!stopped) await this.deadline("POST /containers/kill", (abortSignal) => container.kill({ abortSignal })).catch(() => {});
+      if (!stopped) await this.slowDeadline("POST /containers/kill", (abortSignal) => container.kill({ abortSignal })).catch(() => {});
       this.attach?.destroy();
       return;
     }
     try {
-      await this.deadline(`DELETE /containers/${container.id.slice(0, 12)}`, (abortSignal) => container.remove({ force: true, v: true, abortSignal }));
+      await this.slowDeadline(`DELETE /containers/${container.id.slice(0, 12)}`, (abortSignal) => container.remove({ force: true, v: true, abortSignal }));
     } catch (e) {
       // 409: AutoRemove is already removing it (the init ended); 404: already gone.
       const status = statusOf(e);

@@ -5,7 +5,7 @@ import type { ExecutorBackend, ProbeResult } from "../contract.js";
 import { connect } from "./client.js";
 import { entryHost, parseHost, type DockerHost } from "./host-url.js";
 import type { DockerEntry } from "./entry.js";
-import { ExecutorContainer, imageMissing } from "./container.js";
+import { ExecutorContainer, imageMissing, SLOW_CALLS } from "./container.js";
 import { daemonMessage, dockerError, statusOf } from "./errors.js";
 import { startDocker } from "./docker-command.js";
 import { requestTimeoutMs, withDeadline } from "../request-timeout.js";
@@ -47,7 +47,7 @@ async function pull(docker: Dockerode, entry: DockerEntry, host: DockerHost): Pr
 
 export async function openDocker(entry: DockerEntry): Promise<ExecutorBackend> {
   const host = hostOf(entry);
-  const docker = connect(host, requestTimeoutMs(entry));
+  const docker = connect(host, requestTimeoutMs(entry) * SLOW_CALLS);
   await ensureImage(docker, entry, host);
   const container = new ExecutorContainer(docker, entry, host.url, requestTimeoutMs(entry));
   return {
@@ -58,7 +58,7 @@ export async function openDocker(entry: DockerEntry): Promise<ExecutorBackend> {
 
 export async function probeDocker(entry: DockerEntry): Promise<ProbeResult> {
   const host = hostOf(entry);
-  const docker = connect(host, requestTimeoutMs(entry));
+  const docker = connect(host, requestTimeoutMs(entry) * SLOW_CALLS);
   const lines: string[] = [];
   const deadline = <T>(what: string, call: (signal: AbortSignal) => Promise<T>) => withDeadline(requestTimeoutMs(entry), `docker at ${host.url}`, what, call);
   try {

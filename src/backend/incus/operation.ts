@@ -24,6 +24,8 @@ export async function waitOperation(client: IncusClient, id: string, what: strin
     try {
       op = (await client.call<OperationResult>("GET", `${path}/wait`, what, { query: { timeout: String(round) }, signal, silenceMs: round * 1000 + client.timeoutMs })).metadata;
     } catch (e) {
+      // A round that ends with the operation still running is an error answer from Incus.
+      if (e instanceof ExecError && /context deadline exceeded/.test(e.message)) continue;
       if (!(e instanceof ExecError) || e.kind === "UNAVAILABLE" || e.kind === "PERMISSION_DENIED" || e.kind === "TIMEOUT") throw e;
       // A failed operation (e.g. exit 126/127: "Command not found") makes /wait answer with
       // an error and no metadata; the operation itself still has metadata.return.
