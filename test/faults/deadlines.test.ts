@@ -120,3 +120,19 @@ for (const [backend, upstream, entry] of [
     }, 40_000);
   });
 }
+
+describeBackend(incusUnix, () => {
+  it("a quiet command that outlasts several operation-wait rounds and heartbeats ends normally", async () => {
+    const { values } = await run(
+      { kind: "exec.incus", instance: incusEnv.instance, remote: `unix:${incusEnv.socket}`, request_timeout: 1 },
+      `local ex = assert(require("exec").get("faults:box"))
+      local p = assert(ex:exec({"sh", "-c", "sleep 3.5; echo done"}))
+      assert(p:start())
+      local out, rerr = p:stdout_stream():read_all()
+      local code, err = p:wait()
+      ex:release()
+      return out, code, tostring(rerr), tostring(err)`,
+    );
+    expect(values).toEqual(["done\n", 0, "nil", "nil"]);
+  }, 40_000);
+});
