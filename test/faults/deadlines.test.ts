@@ -4,7 +4,8 @@
  * request_timeout — never a hang. Loopback and local sockets only.
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,6 +52,7 @@ describe("a daemon that accepts and never answers", () => {
   afterAll(async () => {
     for (const s of [...m.sockets, ...tcp.sockets]) s.destroy();
     await Promise.all([new Promise((r) => m.server.close(r)), new Promise((r) => tcp.server.close(r))]);
+    rmSync(dirname(path), { recursive: true, force: true });
   });
 
   it("incus over a unix socket: exec.get is TIMEOUT naming the request", async () => {
