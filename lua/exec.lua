@@ -97,6 +97,9 @@ Stream.close = method(Stream, "stream:close", N.stream_close)
 
 -- for line in stream:lines() do ... end  (errors are raised, not returned)
 function Stream:lines()
+  if getmetatable(self) ~= Stream then
+    error(tostring(new_error("INVALID", "stream:lines: self is not a " .. Stream.__name .. " (call it with ':')")), 2)
+  end
   return function()
     local line, err = self:read_line()
     if err then error(tostring(err), 2) end

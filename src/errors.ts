@@ -3,8 +3,9 @@ export type ErrorKind =
   | "INVALID" // bad argument from the script
   | "NOT_FOUND" // unknown executor id, command, instance, image
   | "PERMISSION_DENIED" // whitelist rejection, untrusted certificate
-  | "UNAVAILABLE" // daemon unreachable
-  | "TIMEOUT" // exec timeout expired
+  | "UNAVAILABLE" // daemon unreachable, or the connection to it broke
+  | "TIMEOUT" // exec timeout expired, or the daemon did not answer in time
+  | "GONE" // the container or instance the command ran in was stopped, killed or removed
   | "CLOSED" // handle used after close/release
   | "STATE" // wrong order, e.g. start() twice
   | "INTERNAL";

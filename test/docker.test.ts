@@ -279,20 +279,22 @@ describeBackend(dockerBackend, () => {
     }
   });
 
-  it("a container removed from outside: its commands end with SIGKILL, the next start is UNAVAILABLE", async () => {
+  it("a container removed from outside: its commands end with GONE (not an ordinary 137), the next command gets a new container", async () => {
     const b = setup();
     const body = `local q = assert(ex:exec({"sh", "-c", "echo up; sleep 60"})); assert(q:start()); assert(q:stdout_stream():read_line() == "up")
       print("started"); io.stdout:flush()
       local code, err = q:wait()
-      print(code, err, q:signal_name())
-      local r = assert(ex:exec("echo again")); local ok, serr = r:start(); print(ok, serr.kind, serr.message)`;
+      print(code, err.kind, q:signal_name())
+      local line, rerr = q:stdout_stream():read_line()
+      print(line, rerr.kind)
+      local r = assert(ex:exec("echo again")); assert(r:start()); print(r:stdout_stream():read_all(), r:wait())`;
     const dir = tempDir({ "s.lua": `local exec = require("exec")\nlocal ex = assert(exec.get("${b.id}"))\n${body}`, "moonexec.yaml": b.config });
     const cli = startCli(["run", "s.lua"], { cwd: dir });
     await cli.waitFor("started");
     const [c] = await moonexecContainers(b.id);
     await docker.getContainer(c!.Id).remove({ force: true });
     await cli.exited;
-    expect(cli.stdout()).toBe(`started\n137\tnil\tSIGKILL\nnil\tUNAVAILABLE\tthe container of executor ${b.id} stopped\n`);
+    expect(cli.stdout()).toBe(`started\nnil\tGONE\tnil\nnil\tGONE\nagain\n\t0\n`);
   });
 
   it("an OOM kill is reported: exit 137, SIGKILL, and a note saying so", async () => {

@@ -7,8 +7,9 @@
 ---| "INVALID"           # bad argument from the script (the message names it)
 ---| "NOT_FOUND"         # unknown executor id, command, instance, image, tag or pid
 ---| "PERMISSION_DENIED" # command rejected by the entry's command_whitelist; untrusted certificate
----| "UNAVAILABLE"       # daemon unreachable
----| "TIMEOUT"           # exec timeout expired (the command was killed)
+---| "UNAVAILABLE"       # daemon unreachable, or the connection to it broke (output cut short)
+---| "TIMEOUT"           # exec timeout expired (the command was killed), or the daemon did not answer within request_timeout
+---| "GONE"              # the container or instance the command ran in was stopped, killed or removed
 ---| "CLOSED"            # handle used after close/release
 ---| "STATE"             # wrong order, e.g. start() twice
 ---| "INTERNAL"

@@ -9,6 +9,7 @@
  * has to care about early stream access.
  */
 import type { ByteSource } from "../stream/byte-source.js";
+import type { ExecError } from "../errors.js";
 
 /** What to run. argv is final (already split and whitelisted); env is the complete environment. */
 export interface CommandSpec {
@@ -27,6 +28,12 @@ export interface ExitInfo {
   signal?: string;
   /** Backend-specific note, e.g. "container was OOM-killed". */
   note?: string;
+  /**
+   * The command's end was not seen: the connection to the daemon broke (UNAVAILABLE), no
+   * answer came in time (TIMEOUT), the container or instance went away (GONE). `code` is
+   * then meaningless and wait() reports this error instead.
+   */
+  error?: ExecError;
 }
 
 /** A command that has been started. */
@@ -45,7 +52,7 @@ export interface RunningCommand {
   /**
    * Resolves once the command has exited AND stdout/stderr have ended (drained),
    * so no output can arrive after a caller learns the exit code. Never rejects:
-   * transport failures are reported as a rejected `failed` instead.
+   * a command whose end was not seen resolves with `error` set.
    */
   readonly exited: Promise<ExitInfo>;
   /**

@@ -146,10 +146,14 @@ export class Proc implements FlowOwner {
     this.exitPromise = cmd.exited.then((info) => {
       clearTimeout(this.timer);
       this.state = "exited";
-      this.exitInfo = { ...info, timedOut: this.timedOut };
-      this.opts.onEnd?.(this, this.exitInfo, undefined);
+      // An end the backend did not see is an error, also when only an output stream was cut.
+      const lost = this.timedOut ? undefined : (info.error ?? streamFailure(cmd));
+      this.exitInfo = { ...info, timedOut: this.timedOut, ...(lost ? { error: lost, note: info.note ?? lost.message } : {}) };
+      this.opts.onEnd?.(this, this.exitInfo, lost);
+      if (lost) throw lost;
       return this.exitInfo;
     });
+    this.exitPromise.catch(() => {});
     if (this.opts.timeoutSeconds !== undefined) {
       this.timer = setTimeout(() => {
         this.timedOut = true;
@@ -216,4 +220,10 @@ export class Proc implements FlowOwner {
   signalName(): string | undefined {
     return this.exitInfo?.signal;
   }
+}
+
+/** The failure of an output source that was cut short, as the error wait() reports. */
+function streamFailure(cmd: RunningCommand): ExecError | undefined {
+  const f = cmd.stdout.failure ?? cmd.stderr.failure;
+  return f ? toExecError(f, "UNAVAILABLE") : undefined;
 }

@@ -14,4 +14,10 @@ export interface ByteSource {
    * chunks stay valid; a reader that keeps one beyond that must copy it.
    */
   consumed?(bytes: number): void;
+  /**
+   * Set (before the source ends) when its end is not the end of the command's output: the
+   * connection to the daemon broke, the container or instance went away. The reader then
+   * gets this error after the bytes that did arrive, instead of an EOF.
+   */
+  readonly failure?: Error | undefined;
 }

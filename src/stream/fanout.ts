@@ -14,6 +14,7 @@ export class OutputFanout {
   private replay: Buffer[] = [];
   private replaySize = 0;
   private ended = false;
+  private failure: Error | undefined;
   private readonly readers = new Set<OutputStream>();
   private readonly decoder: ChunkDecoder | undefined;
 
@@ -32,16 +33,17 @@ export class OutputFanout {
       source.consumed?.(chunk.length);
       this.publish(kept);
     });
-    const end = () => {
+    const end = (failure?: Error) => {
       if (this.ended) return;
       const tail = this.decoder?.end();
       if (tail?.length) this.publish(tail);
       this.ended = true;
-      for (const r of this.readers) r.endFeed();
+      this.failure = failure;
+      for (const r of this.readers) r.endFeed(failure);
     };
-    source.once("end", end);
-    source.once("close", end);
-    source.once("error", end);
+    source.once("end", () => end(source.failure));
+    source.once("close", () => end(source.failure));
+    source.once("error", (e) => end(e));
   }
 
   /** The command never started. */
@@ -73,7 +75,7 @@ export class OutputFanout {
       reader.feed(skip > 0 ? chunk.subarray(skip) : chunk);
       skip = 0;
     }
-    if (this.ended) reader.endFeed();
+    if (this.ended) reader.endFeed(this.failure);
     else this.readers.add(reader);
     return reader;
   }

@@ -12,6 +12,7 @@ import type { ByteSource } from "./byte-source.js";
 import { createDecoder, type ChunkDecoder } from "./decoder.js";
 import { ByteParts } from "./byte-parts.js";
 import { raiseMallocThresholds } from "./malloc-threshold.js";
+import { ExecError, toExecError } from "../errors.js";
 
 export interface FlowOwner {
   /** True while the script is blocked waiting on this command. */
@@ -28,7 +29,7 @@ export class OutputStream {
   private size = 0;
   private ended = false;
   private closed = false;
-  private failure: Error | undefined;
+  private failure: ExecError | undefined;
   private source: ByteSource | undefined;
   /** The source's consumed(), when it reuses its buffers and the chunks we hold are its own. */
   private recycle: ((bytes: number) => void) | undefined;
@@ -63,9 +64,9 @@ export class OutputStream {
     this.push(chunk);
   }
 
-  /** End a fed stream. */
-  endFeed(): void {
-    this.finish();
+  /** End a fed stream; with `failure` its end is an error, not EOF. */
+  endFeed(failure?: Error): void {
+    this.finish(failure);
   }
 
   /** True when a read would not have to wait. */
@@ -87,12 +88,9 @@ export class OutputStream {
       this.recycle = source.consumed?.bind(source);
       source.on("data", (chunk: Buffer) => this.push(chunk));
     }
-    source.once("end", () => this.finish());
-    source.once("close", () => this.finish());
-    source.once("error", (e) => {
-      this.failure = e;
-      this.finish();
-    });
+    source.once("end", () => this.finish(source.failure));
+    source.once("close", () => this.finish(source.failure));
+    source.once("error", (e) => this.finish(e));
   }
 
   /** The command could not start: the stream ends empty. */
@@ -127,8 +125,9 @@ export class OutputStream {
     }
   }
 
-  private finish(): void {
+  private finish(failure?: Error): void {
     if (this.ended) return;
+    if (failure) this.failure = lossError(failure, this.name);
     if (this.decoder) {
       const tail = this.decoder.end();
       if (tail.length) this.push(tail);
@@ -202,7 +201,8 @@ export class OutputStream {
     return this.ended && this.size === 0;
   }
 
-  get error(): Error | undefined {
+  /** Why the output was cut short (transport lost, container gone, ...); undefined after a real end. */
+  get error(): ExecError | undefined {
     return this.failure;
   }
 
@@ -212,10 +212,19 @@ export class OutputStream {
     return new Promise((resolve) => this.wakeups.push(resolve));
   }
 
-  /** Up to `max` bytes; null at EOF; undefined when the caller must wait (changed()). */
+  /**
+   * Up to `max` bytes; null at EOF; undefined when the caller must wait (changed()).
+   * A stream cut short throws its failure once the bytes that arrived are read: never an EOF.
+   */
   tryRead(max: number): ByteParts | null | undefined {
-    if (this.size === 0) return this.ended ? null : undefined;
+    if (this.size === 0) return this.ended ? this.eof() : undefined;
     return this.take(Math.min(max, this.size));
+  }
+
+  /** The end of the stream: null, or the failure that ended it early. */
+  private eof(): null {
+    if (this.failure) throw this.failure;
+    return null;
   }
 
   /** One line without its "\n" (and a "\r" before it); null at EOF; undefined = wait. */
@@ -233,11 +242,14 @@ export class OutputStream {
       offset += chunk.length - start;
     }
     if (!this.ended) return undefined;
-    if (this.size === 0) return null;
-    return this.take(this.size).join(); // last line without a newline
+    if (this.size === 0) return this.eof();
+    return this.take(this.size).join(); // last line without a newline (a cut stream: the bytes that came)
   }
 
-  /** Everything until EOF; undefined = wait (until ended). */
+  /**
+   * Everything until EOF; undefined = wait (until ended). A stream cut short throws its
+   * failure and keeps what arrived for read()/read_line(): "everything" was not there.
+   */
   tryReadAll(): ByteParts | undefined {
     if (!this.ended) {
       // Reading everything: let the source flow regardless of the bound.
@@ -245,6 +257,7 @@ export class OutputStream {
       this.source?.resume();
       return undefined;
     }
+    if (this.failure) throw this.failure;
     return this.take(this.size);
   }
 
@@ -297,4 +310,11 @@ export class OutputStream {
     }
     if (this.paused && this.size <= this.highWaterMark) this.release();
   }
+}
+
+/** A source's failure as the error a read reports (kind kept when the backend chose one). */
+function lossError(e: Error, name: string): ExecError {
+  if (e instanceof ExecError) return e;
+  const err = toExecError(e, "UNAVAILABLE");
+  return new ExecError(err.kind, `${name} was cut short: ${err.message}`);
 }

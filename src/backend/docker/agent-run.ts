@@ -26,6 +26,8 @@ const MAX_EARLY = 4096;
 
 export class AgentRun {
   readonly nonce = randomBytes(16).toString("hex");
+  /** The command's name, for messages. */
+  argv0 = "command";
   readonly stdout = new OutputPipe();
   readonly stderr = new OutputPipe();
   readonly started: Promise<RunStart>;
@@ -47,6 +49,13 @@ export class AgentRun {
   private pidInfo: RunStart | undefined;
   private verdict: ExecError | undefined;
   private verdictSeen = false;
+  /**
+   * Set by the command once it runs: decides what a lost connection means (container gone,
+   * daemon lost) before the pipes end with that error. Until then a loss ends them at once.
+   */
+  onLost: ((error: Error) => Promise<Error>) | undefined;
+  /** Bytes came from the agent (for the heartbeat). */
+  onActivity: (() => void) | undefined;
 
   constructor() {
     this.started = new Promise((res, rej) => {
@@ -69,6 +78,7 @@ export class AgentRun {
 
   /** Bytes from the agent's stdout. */
   onStdout(piece: Buffer): Promise<void> | undefined {
+    this.onActivity?.();
     if (this.statusLine !== undefined) return this.onStatus(piece);
     if (this.header !== undefined && this.earlySize < MAX_EARLY) {
       this.early.push(Buffer.from(piece));
@@ -81,6 +91,10 @@ export class AgentRun {
       this.stdout.end();
       this.onStatus(r.rest);
     }
+    // Until the header (on stderr) is parsed nobody reads stdout: waiting for that reader
+    // would stop the socket, and with it the header behind the output. A command's first
+    // output before its header is bounded by the pipe buffers of the relays.
+    if (this.header !== undefined) return undefined;
     return wait;
   }
 
@@ -97,6 +111,7 @@ export class AgentRun {
 
   /** Bytes from the agent's stderr. */
   onStderr(piece: Buffer): Promise<void> | undefined {
+    this.onActivity?.();
     while (this.header !== undefined) {
       const all = Buffer.concat([this.header, piece]);
       const nl = all.indexOf(0x0a);
@@ -151,9 +166,13 @@ export class AgentRun {
     if (this.settled) return;
     this.settled = true;
     const early = Buffer.concat(this.early).toString("utf8").trim();
-    this.rejectStart(new ExecError("INTERNAL", early ? early : error.message));
-    this.stdout.end();
-    this.stderr.end();
+    this.rejectStart(early ? new ExecError("INTERNAL", early) : error instanceof ExecError ? error : new ExecError("UNAVAILABLE", error.message));
+    const endPipes = (e: Error) => {
+      this.stdout.fail(e);
+      this.stderr.fail(e);
+    };
+    if (this.onLost) void this.onLost(error).then(endPipes, () => endPipes(error));
+    else endPipes(error);
     this.rejectEnd(error);
   }
 

@@ -12,12 +12,15 @@
  *
  * AGENT (one long-lived `docker exec` that runs many commands one after another): reads a
  * key line, then one line per command: "KEY NONCE CODE". CODE (built by commandCode) runs
- * in a background subshell whose stdout/stderr are the agent's two FIFOs, relayed by `cat` to
- * the agent's own stdout/stderr — so a command's output ends exactly when every process
- * holding it has closed it, like a pipe. On its stderr the agent reports "mx:pid:PID:MODE"
- * and the subshell "mx:go" (or mx:nocmd / mx:nodir) just before it execs the command in a
- * new session (setsid), so PID is also the process group to signal (MODE g; p = no setsid
- * in the image, signals reach PID only). After the output ended the agent writes
+ * in a subshell whose stdout/stderr are the agent's two FIFOs, relayed by `cat` (started
+ * first, in the background) to the agent's own stdout/stderr — so a command's output ends
+ * exactly when every process holding it has closed it, like a pipe. The subshell runs in
+ * the foreground: a non-interactive sh starts background jobs with SIGINT and SIGQUIT
+ * ignored, and the command would inherit that. On the agent's stderr the subshell reports
+ * "mx:pid:PID:MODE" (its own pid, read from /proc/self/stat, and kept in a file for the
+ * agent) and "mx:go" (or mx:nocmd / mx:nodir) just before it execs the command in a new
+ * session (setsid), so PID is also the process group to signal (MODE g; p = no setsid in
+ * the image, signals reach PID only). After the output ended the agent writes
  * "MX<NONCE>:STATUS:CLEAN\n" on stdout and "MX<NONCE>\n" on stderr: NONCE is random per
  * command and never visible to it, so the delimiters cannot be faked by accident.
  * CLEAN=1 means nothing of the command's process group is left, so the agent may be reused.
@@ -42,8 +45,8 @@ export const AGENT_SCRIPT = [
   '  if [ -d "$d" ] && [ -w "$d" ] && mkfifo "$d/.mx-$$.o" "$d/.mx-$$.e" 2>/dev/null; then D=$d; break; fi',
   '  rm -f "$d/.mx-$$.o" "$d/.mx-$$.e" 2>/dev/null',
   "done",
-  'o=$D/.mx-$$.o; e=$D/.mx-$$.e',
-  '[ -n "$D" ] && trap \'rm -f "$o" "$e"\' EXIT',
+  'o=$D/.mx-$$.o; e=$D/.mx-$$.e; q=$D/.mx-$$.q',
+  '[ -n "$D" ] && trap \'rm -f "$o" "$e" "$q"\' EXIT',
   "if command -v setsid >/dev/null 2>&1; then S='setsid --'; G=g; else S=; G=p; fi",
   // r ARGV...: the last step of a command's subshell: check, report, become the command.
   'r() { command -v "$1" >/dev/null 2>&1 || { echo mx:nocmd >&9; exit 127; }; echo mx:go >&9; exec 9>&- 3<&- $S "$@"; }',
@@ -51,14 +54,12 @@ export const AGENT_SCRIPT = [
   '  case $L in "$K "*) ;; *) exit 0 ;; esac',
   '  L=${L#"$K "}; N=${L%% *}; C=${L#* }',
   '  if [ -z "$D" ]; then echo "mx:pid:0:$G" >&2; echo mx:nofifo >&2; echo "MX$N:127:1"; echo "MX$N" >&2; continue; fi',
-  '  ( eval "$C" ) 9>&2 <&3 >"$o" 2>"$e" &',
-  "  p=$!",
-  '  echo "mx:pid:$p:$G" >&2',
   '  cat "$o" & a=$!',
   '  cat "$e" >&2 & b=$!',
-  '  wait "$p"; s=$?',
+  '  ( read -r p _ </proc/self/stat || p=0; echo "$p" >"$q"; echo "mx:pid:$p:$G" >&9; eval "$C" ) 9>&2 <&3 >"$o" 2>"$e"; s=$?',
   '  wait "$a"; wait "$b"',
-  '  c=0; if [ "$G" = g ] && ! kill -0 "-$p" 2>/dev/null; then c=1; fi',
+  '  p=0; read -r p <"$q" 2>/dev/null',
+  '  c=0; if [ "$G" = g ] && [ "$p" -gt 1 ] && ! kill -0 "-$p" 2>/dev/null; then c=1; fi',
   '  echo "MX$N:$s:$c"',
   '  echo "MX$N" >&2',
   "done",

@@ -45,15 +45,20 @@ export class Agent {
   }
 
   /** Start an agent process in the container. */
-  static async start(container: Dockerode.Container): Promise<Agent> {
-    const exec = await container.exec({
-      Cmd: ["sh", "-c", AGENT_SCRIPT],
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-    });
-    const socket = (await exec.start({ hijack: true, stdin: true, Tty: false })) as unknown as Duplex;
+  static async start(container: Dockerode.Container, deadline: <T>(what: string, call: (signal: AbortSignal) => Promise<T>) => Promise<T>): Promise<Agent> {
+    const exec = await deadline(`POST /containers/${container.id.slice(0, 12)}/exec`, (abortSignal) =>
+      container.exec({
+        Cmd: ["sh", "-c", AGENT_SCRIPT],
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        abortSignal,
+      } as Dockerode.ExecCreateOptions),
+    );
+    const socket = (await deadline(`POST /exec/${exec.id.slice(0, 12)}/start`, (abortSignal) =>
+      exec.start({ hijack: true, stdin: true, Tty: false, abortSignal } as Dockerode.ExecStartOptions),
+    )) as unknown as Duplex;
     return new Agent(socket);
   }
 
@@ -74,6 +79,7 @@ export class Agent {
     if (this.closed) throw new ExecError("INTERNAL", "docker agent connection is closed");
     if (this.busy) throw new ExecError("INTERNAL", "docker agent is busy");
     const run = new AgentRun();
+    run.argv0 = argv[0] ?? run.argv0;
     this.run = run;
     this.tainted = false;
     this.socket.write(`${this.key} ${run.nonce} ${commandCode(argv, env, cwd)}\n`);
@@ -102,6 +108,11 @@ export class Agent {
     this.closed = true;
     this.socket.destroy();
     this.run?.fail(new ExecError("CLOSED", "docker agent connection closed"));
+  }
+
+  /** The daemon stopped answering (heartbeat): give up on this connection with `error`. */
+  lose(error: Error): void {
+    this.lost(error);
   }
 
   private lost(error?: Error): void {

@@ -11,6 +11,13 @@ import { createOptions } from "./create-options.js";
 import { FrameDemux } from "./demux.js";
 import { daemonMessage, dockerError, statusOf } from "./errors.js";
 import { Agent } from "./agent.js";
+import { noAnswer, withDeadline } from "../request-timeout.js";
+
+/**
+ * Container create/start/kill/remove run real work in the daemon (and take seconds on a
+ * loaded host): they get this many request_timeouts.
+ */
+export const SLOW_CALLS = 6;
 
 /** Idle agents kept for reuse; more are retired. */
 const MAX_IDLE_AGENTS = 4;
@@ -30,35 +37,86 @@ export class ExecutorContainer {
     private readonly docker: Dockerode,
     private readonly entry: DockerEntry,
     private readonly hostUrl: string,
+    /** request_timeout: the deadline of every daemon call. */
+    readonly timeoutMs: number,
   ) {}
 
-  /** Create, attach and start the container once. */
+  /** One daemon call that must answer within request_timeout (TIMEOUT naming `what` otherwise). */
+  deadline<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(this.timeoutMs, `docker at ${this.hostUrl}`, what, call);
+  }
+
+  /** A call that does real work in the daemon (creating, starting, removing a container): SLOW_CALLS times as long. */
+  private slowDeadline<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(this.timeoutMs * SLOW_CALLS, `docker at ${this.hostUrl}`, what, call);
+  }
+
+  /** Does the daemon answer? (the heartbeat's probe) */
+  ping(): Promise<unknown> {
+    return this.deadline("GET /_ping", (abortSignal) => (this.docker.ping as (o: object) => Promise<unknown>).call(this.docker, { abortSignal }));
+  }
+
+  /**
+   * Create, attach and start the container once — again after it went away (stopped,
+   * killed, its init's connection cut) or could not be made, so the executor recovers once
+   * the daemon is back.
+   */
   private ensure(): Promise<Dockerode.Container> {
     if (this.released) return Promise.reject(new ExecError("CLOSED", `executor ${this.entry.id} was released`));
-    this.ready ??= this.create();
+    if (this.gone && this.ready) this.forget();
+    if (!this.ready) {
+      const ready = this.create();
+      this.ready = ready;
+      ready.catch(() => {
+        if (this.ready === ready) this.ready = undefined;
+      });
+    }
     return this.ready;
+  }
+
+  /** Drop a container that went away (best effort removal: the daemon may be gone too). */
+  private forget(): void {
+    const old = this.container;
+    for (const agent of this.agents) agent.retire();
+    this.agents.clear();
+    this.idle = [];
+    this.attach?.destroy();
+    this.onInitGone();
+    this.ready = undefined;
+    this.container = undefined;
+    this.attach = undefined;
+    this.gone = undefined;
+    this.replyLine = "";
+    if (old && this.entry.auto_remove !== false) void this.slowDeadline("DELETE /containers", (abortSignal) => old.remove({ force: true, v: true, abortSignal })).catch(() => {});
   }
 
   private async create(): Promise<Dockerode.Container> {
     let container: Dockerode.Container;
     try {
-      container = await this.docker.createContainer(createOptions(this.entry));
+      container = await this.slowDeadline("POST /containers/create", (abortSignal) => this.docker.createContainer({ ...createOptions(this.entry), abortSignal } as Dockerode.ContainerCreateOptions));
     } catch (e) {
       throw this.createError(e);
     }
     this.container = container;
+    const short = container.id.slice(0, 12);
     try {
       // Attach before start: the init's stdin is this connection (see INIT_SCRIPT).
-      const socket = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+      const socket = (await this.deadline(`POST /containers/${short}/attach`, (abortSignal) =>
+        container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true, abortSignal }),
+      )) as unknown as Duplex;
       this.attach = socket;
       const demux = new FrameDemux(
         (stream, piece) => this.onInitOutput(stream, piece),
-        () => this.onInitGone(),
+        () => initGone(),
       );
-      socket.on("error", () => this.onInitGone());
-      socket.on("close", () => this.onInitGone());
+      // Only this container's connection: after forget() a new one may be current.
+      const initGone = () => {
+        if (this.attach === socket) this.onInitGone();
+      };
+      socket.on("error", initGone);
+      socket.on("close", initGone);
       socket.pipe(demux);
-      await container.start();
+      await this.slowDeadline(`POST /containers/${short}/start`, (abortSignal) => container.start({ abortSignal }));
     } catch (e) {
       await this.remove().catch(() => {});
       if (/executable file not found|no such file or directory/i.test(daemonMessage(e))) throw noShell(this.entry, daemonMessage(e));
@@ -91,7 +149,7 @@ export class ExecutorContainer {
     const container = this.container;
     for (let i = 0; i < 10 && container && !this.gone; i++) {
       try {
-        const st = (await container.inspect()).State;
+        const st = (await this.deadline(`GET /containers/${container.id.slice(0, 12)}/json`, (abortSignal) => container.inspect({ abortSignal }))).State;
         if (!st?.Running || st.Dead || st.Status === "removing" || st.Status === "exited" || st.Status === "dead") this.markGone();
       } catch (e) {
         if (statusOf(e) === 404) this.markGone();
@@ -102,8 +160,40 @@ export class ExecutorContainer {
     return this.gone !== undefined;
   }
 
+  /**
+   * A command's connection ended early: did the container go away under it ("gone"), or did
+   * the connections to the daemon break ("lost")? When only the connections broke, the
+   * container is still running at first — its init ends a moment later, with status 0,
+   * because its own connection is gone (INIT_SCRIPT) — while a killed or removed container
+   * ends with a signal status (137 after a kill or a forced removal).
+   */
+  async whyLost(): Promise<"gone" | "lost"> {
+    const container = this.container;
+    if (!container) return "lost";
+    let sawRunning = false;
+    for (let i = 0; i < 10; i++) {
+      let st: Dockerode.ContainerInspectInfo["State"];
+      try {
+        st = (await this.deadline(`GET /containers/${container.id.slice(0, 12)}/json`, (abortSignal) => container.inspect({ abortSignal }))).State;
+      } catch (e) {
+        if (statusOf(e) !== 404) return "lost";
+        this.markGone();
+        return sawRunning ? "lost" : "gone";
+      }
+      if (st.Status === "exited" || st.Status === "dead" || st.Status === "removing" || !st.Running) {
+        this.markGone();
+        return st.ExitCode === 0 && !st.OOMKilled ? "lost" : "gone";
+      }
+      sawRunning = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return "lost";
+  }
+
   private markGone(): void {
+    // The attach connection is the container's life line: once it is gone, so is the container.
     this.gone ??= this.released ? `executor ${this.entry.id} was released` : `the container of executor ${this.entry.id} stopped`;
+    if (!this.released) this.attach?.destroy();
   }
 
   get id(): string | undefined {
@@ -112,8 +202,18 @@ export class ExecutorContainer {
 
   /** An agent ready for a command: an idle one, else a new `docker exec`. */
   async acquire(): Promise<Agent> {
+    // A container found gone on the way (its connection's end noticed late) is made anew once.
+    try {
+      return await this.acquireOnce();
+    } catch (e) {
+      if (!(e instanceof ExecError && e.kind === "GONE") || this.released) throw e;
+      return this.acquireOnce();
+    }
+  }
+
+  private async acquireOnce(): Promise<Agent> {
     const container = await this.ensure();
-    if (this.gone) throw new ExecError("UNAVAILABLE", this.gone);
+    if (this.gone) throw new ExecError("GONE", this.gone);
     for (;;) {
       const agent = this.idle.pop();
       if (!agent) break;
@@ -122,14 +222,18 @@ export class ExecutorContainer {
     }
     let agent: Agent;
     try {
-      agent = await Agent.start(container);
+      agent = await Agent.start(container, (what, call) => this.slowDeadline(what, call));
     } catch (e) {
       const status = statusOf(e);
       if (status === 409 || status === 404 || /stopped state|is not running|no such container/i.test(daemonMessage(e))) {
         this.markGone();
-        throw new ExecError("UNAVAILABLE", this.gone!);
+        throw new ExecError("GONE", this.gone!);
       }
       throw dockerError(e, this.hostUrl, "starting a command (docker exec)");
+    }
+    if (this.gone) {
+      agent.retire();
+      throw new ExecError("GONE", this.gone);
     }
     this.agents.add(agent);
     if (this.released) {
@@ -138,6 +242,7 @@ export class ExecutorContainer {
     }
     return agent;
   }
+
 
   /** Hand an agent back after its command ended. */
   giveBack(agent: Agent, reuse: boolean): void {
@@ -155,8 +260,17 @@ export class ExecutorContainer {
     const socket = this.attach;
     if (!socket || this.gone || socket.destroyed) return Promise.resolve(1);
     if (!Number.isInteger(target) || Math.abs(target) < 2) return Promise.reject(new ExecError("INTERNAL", `refusing to signal ${target}`));
-    return new Promise((resolve) => {
-      this.replies.push(resolve);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.replies.indexOf(answer);
+        if (i >= 0) this.replies[i] = () => {}; // keep the order of the answers still to come
+        reject(noAnswer(`docker at ${this.hostUrl}`, `the signal relay (kill -${signo} ${target})`, this.timeoutMs));
+      }, this.timeoutMs);
+      const answer = (status: number) => {
+        clearTimeout(timer);
+        resolve(status);
+      };
+      this.replies.push(answer);
       socket.write(`${signo} ${target}\n`);
     });
   }
@@ -185,13 +299,14 @@ export class ExecutorContainer {
     const id = this.container?.id;
     if (!id) return false;
     try {
-      const stream = (await this.docker.getEvents({
+      const stream = (await this.deadline("GET /events", (abortSignal) => this.docker.getEvents({
+        abortSignal,
         // The daemon takes fractional seconds. `until` slightly ahead: the oom event may be
         // recorded just after the exit was seen; the daemon holds the answer until then.
         since: ((sinceMs - 1000) / 1000).toFixed(3) as unknown as number,
         until: ((Date.now() + 300) / 1000).toFixed(3) as unknown as number,
         filters: JSON.stringify({ container: [id], event: ["oom"] }),
-      })) as unknown as NodeJS.ReadableStream;
+      } as object))) as unknown as NodeJS.ReadableStream;
       let text = "";
       stream.on("data", (b: Buffer) => (text += b.toString()));
       await new Promise<void>((resolve) => {
@@ -228,12 +343,12 @@ export class ExecutorContainer {
       // it dies) but is kept, as asked.
       this.attach?.end();
       const stopped = await within(container.wait({ condition: "not-running" }), 3000);
-      if (!stopped) await container.kill().catch(() => {});
+      if (!stopped) await this.slowDeadline("POST /containers/kill", (abortSignal) => container.kill({ abortSignal })).catch(() => {});
       this.attach?.destroy();
       return;
     }
     try {
-      await container.remove({ force: true, v: true });
+      await this.slowDeadline(`DELETE /containers/${container.id.slice(0, 12)}`, (abortSignal) => container.remove({ force: true, v: true, abortSignal }));
     } catch (e) {
       // 409: AutoRemove is already removing it (the init ended); 404: already gone.
       const status = statusOf(e);

@@ -8,6 +8,7 @@ import type { AgentRun, RunEnd, RunStart } from "./agent-run.js";
 import { noShell, type ExecutorContainer } from "./container.js";
 import type { DockerEntry } from "./entry.js";
 import { workDirIsContainerDefault } from "./create-options.js";
+import { Heartbeat } from "../heartbeat.js";
 
 const SIGKILL = 9;
 
@@ -25,6 +26,17 @@ export async function startDocker(container: ExecutorContainer, entry: DockerEnt
   const cwd = spec.cwd !== undefined && !inDefault ? spec.cwd : undefined;
   const run = agent.begin(spec.argv, spec.env, cwd);
   const startedAt = Date.now();
+  // A daemon that stops answering under the command (also before its start header came).
+  const heartbeat = new Heartbeat(
+    container.timeoutMs,
+    () => container.ping(),
+    (e) => agent.lose(e instanceof Error ? e : new Error(String(e))),
+  );
+  run.onActivity = () => heartbeat.touch();
+  run.ended.then(
+    () => heartbeat.stop(),
+    () => heartbeat.stop(),
+  );
   let start: RunStart;
   try {
     start = await run.started;
@@ -65,6 +77,10 @@ class DockerCommand implements RunningCommand {
     private readonly entry: DockerEntry,
   ) {
     const drained = Promise.all([finished(run.stdout).catch(() => {}), finished(run.stderr).catch(() => {})]);
+    // The agent's connection ended before the command's end trailers: say why, on the
+    // streams (after the bytes that came) and in wait().
+    let verdict: Promise<ExecError> | undefined;
+    run.onLost = (e) => (verdict ??= this.lossError(e));
     const ended = run.ended.then(
       (end) => {
         this.end = end;
@@ -73,10 +89,8 @@ class DockerCommand implements RunningCommand {
       },
       async (e: Error): Promise<ExitInfo> => {
         container.giveBack(agent, false);
-        if (this.sent.has(SIGKILL)) return { code: 128 + SIGKILL, signal: "SIGKILL" };
-        // Everything in a stopped or removed container is killed with SIGKILL.
-        if (await container.checkGone()) return { code: 128 + SIGKILL, signal: "SIGKILL", note: "the executor's container stopped or was removed while the command ran" };
-        return { code: 255, note: `lost the command: ${e.message}` };
+        const error = await (verdict ??= this.lossError(e));
+        return { code: -1, error, note: error.message };
       },
     );
     this.exited = Promise.all([ended, drained]).then(([info]) => {
@@ -93,6 +107,17 @@ class DockerCommand implements RunningCommand {
   }
   get pid() {
     return this.start.pid;
+  }
+
+  /** What a lost agent connection means: the container went away (GONE), or the daemon is lost. */
+  private async lossError(e: Error): Promise<ExecError> {
+    const what = `docker: ${this.run.argv0}`;
+    if (e instanceof ExecError && e.kind === "CLOSED") return e; // released by us
+    if (e instanceof ExecError && e.kind === "TIMEOUT") return new ExecError("TIMEOUT", `${what}: ${e.message}; the command's output is incomplete`);
+    if ((await this.container.whyLost()) === "gone") {
+      return new ExecError("GONE", `${what}: the executor's container was stopped, killed or removed while the command ran; its output may be incomplete`);
+    }
+    return new ExecError("UNAVAILABLE", `${what}: the connection to the docker daemon was lost before the command ended (${e.message}); its output is incomplete`);
   }
 
   private async exitInfo(status: number): Promise<ExitInfo> {

@@ -3,6 +3,7 @@ import { posix } from "node:path";
 import { ConfigError } from "../../errors.js";
 import type { Entry } from "../../config/entry.js";
 import type { FieldType } from "../contract.js";
+import { REQUEST_TIMEOUT_FIELD, validateRequestTimeout } from "../request-timeout.js";
 import { entryHost, parseHost } from "./host-url.js";
 
 export interface DockerEntry extends Entry {
@@ -21,6 +22,7 @@ export interface DockerEntry extends Entry {
   pids_limit?: number;
   tmpfs?: Record<string, string>;
   pull?: boolean;
+  request_timeout?: number;
 }
 
 export const DOCKER_FIELDS: Record<string, FieldType> = {
@@ -39,6 +41,7 @@ export const DOCKER_FIELDS: Record<string, FieldType> = {
   pids_limit: "integer",
   tmpfs: "string-map",
   pull: "boolean",
+  ...REQUEST_TIMEOUT_FIELD,
 };
 
 /** Docker refuses memory limits below 6 MiB. */
@@ -76,6 +79,7 @@ export function validateDockerEntry(entry: DockerEntry, where: string): void {
   const fail = (field: string, msg: string): never => {
     throw new ConfigError(`${where}: field '${field}' ${msg}`);
   };
+  validateRequestTimeout(entry, where);
   if (typeof entry.image !== "string" || entry.image.trim() === "") fail("image", "is required for kind exec.docker (e.g. image: alpine:3.20)");
   if (/\s/.test(entry.image)) fail("image", `must not contain spaces, got "${entry.image}"`);
   const host = parseHost(entryHost(entry.host));

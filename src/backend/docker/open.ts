@@ -5,9 +5,10 @@ import type { ExecutorBackend, ProbeResult } from "../contract.js";
 import { connect } from "./client.js";
 import { entryHost, parseHost, type DockerHost } from "./host-url.js";
 import type { DockerEntry } from "./entry.js";
-import { ExecutorContainer, imageMissing } from "./container.js";
+import { ExecutorContainer, imageMissing, SLOW_CALLS } from "./container.js";
 import { daemonMessage, dockerError, statusOf } from "./errors.js";
 import { startDocker } from "./docker-command.js";
+import { requestTimeoutMs, withDeadline } from "../request-timeout.js";
 
 function hostOf(entry: DockerEntry): DockerHost {
   const host = parseHost(entryHost(entry.host));
@@ -18,7 +19,7 @@ function hostOf(entry: DockerEntry): DockerHost {
 /** The image must be there; with `pull: true` it is pulled when missing. */
 async function ensureImage(docker: Dockerode, entry: DockerEntry, host: DockerHost): Promise<void> {
   try {
-    await docker.getImage(entry.image).inspect();
+    await withDeadline(requestTimeoutMs(entry), `docker at ${host.url}`, `GET /images/${entry.image}/json`, (abortSignal) => docker.getImage(entry.image).inspect({ abortSignal } as object));
     return;
   } catch (e) {
     if (statusOf(e) !== 404) throw dockerError(e, host.url, `looking up image ${entry.image}`);
@@ -46,9 +47,9 @@ async function pull(docker: Dockerode, entry: DockerEntry, host: DockerHost): Pr
 
 export async function openDocker(entry: DockerEntry): Promise<ExecutorBackend> {
   const host = hostOf(entry);
-  const docker = connect(host);
+  const docker = connect(host, requestTimeoutMs(entry) * SLOW_CALLS);
   await ensureImage(docker, entry, host);
-  const container = new ExecutorContainer(docker, entry, host.url);
+  const container = new ExecutorContainer(docker, entry, host.url, requestTimeoutMs(entry));
   return {
     spawn: (spec) => startDocker(container, entry, spec),
     release: () => container.release(),
@@ -57,16 +58,17 @@ export async function openDocker(entry: DockerEntry): Promise<ExecutorBackend> {
 
 export async function probeDocker(entry: DockerEntry): Promise<ProbeResult> {
   const host = hostOf(entry);
-  const docker = connect(host);
+  const docker = connect(host, requestTimeoutMs(entry) * SLOW_CALLS);
   const lines: string[] = [];
+  const deadline = <T>(what: string, call: (signal: AbortSignal) => Promise<T>) => withDeadline(requestTimeoutMs(entry), `docker at ${host.url}`, what, call);
   try {
-    const v = await docker.version();
+    const v = await deadline("GET /version", (abortSignal) => (docker.version as (o: object) => Promise<Dockerode.DockerVersion>).call(docker, { abortSignal }));
     lines.push(`docker daemon at ${host.url} reachable (server ${v.Version}, API ${v.ApiVersion})`);
   } catch (e) {
     return { ok: false, lines: [dockerError(e, host.url, "connecting").message] };
   }
   try {
-    await docker.getImage(entry.image).inspect();
+    await deadline(`GET /images/${entry.image}/json`, (abortSignal) => docker.getImage(entry.image).inspect({ abortSignal } as object));
     lines.push(`image ${entry.image} present`);
   } catch (e) {
     if (statusOf(e) === 404) {

@@ -8,6 +8,8 @@ import { Readable } from "node:stream";
 export class OutputPipe extends Readable {
   private wanted: (() => void) | undefined;
   private done = false;
+  /** Set when the pipe ends without the end of the command's output (see ByteSource). */
+  failure: Error | undefined;
 
   constructor() {
     super({ highWaterMark: 64 * 1024 });
@@ -38,6 +40,13 @@ export class OutputPipe extends Readable {
     this.done = true;
     this.push(null);
     this._read();
+  }
+
+  /** End the pipe after what was written, as a loss: readers get `error` instead of EOF. */
+  fail(error: Error): void {
+    if (this.done) return;
+    this.failure = error;
+    this.end();
   }
 
   get ended(): boolean {

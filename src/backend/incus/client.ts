@@ -9,6 +9,7 @@ import WebSocket from "ws";
 import type { RingReads } from "./ring-reads.js";
 import { apiError, transportError } from "./errors.js";
 import type { Remote } from "./remote.js";
+import { DEFAULT_REQUEST_TIMEOUT, noAnswer } from "../request-timeout.js";
 
 /** The JSON envelope every Incus API answer has. */
 export interface Envelope<M = any> {
@@ -32,6 +33,8 @@ export interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** Longest silence of the connection (connect, TLS, sending, waiting, receiving); default: the client's timeoutMs. */
+  silenceMs?: number;
 }
 
 export class IncusClient {
@@ -43,6 +46,8 @@ export class IncusClient {
   constructor(
     readonly remote: Remote,
     readonly project: string,
+    /** request_timeout: how long any call may go unanswered. */
+    readonly timeoutMs = DEFAULT_REQUEST_TIMEOUT * 1000,
   ) {
     this.agent =
       remote.kind === "unix"
@@ -52,6 +57,18 @@ export class IncusClient {
 
   /** One request; resolves with the raw answer whatever its status. Transport errors reject as ExecError. */
   raw(method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
+    // Pooled keep-alive connections may have died while idle (daemon restarted, connection
+    // cut): a request that fails on one before any answer is tried again on the next, and
+    // at last on a new connection.
+    const attempt = (left: number): Promise<RawResponse> =>
+      this.rawOnce(method, path, opts, left === 0).catch((e: unknown) => {
+        if (!(e instanceof StaleSocket)) throw e;
+        return attempt(left - 1);
+      });
+    return attempt(MAX_STALE);
+  }
+
+  private rawOnce(method: string, path: string, opts: RequestOptions, last: boolean): Promise<RawResponse> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, v);
     const fullPath = query.size ? `${path}?${query}` : path;
@@ -71,14 +88,22 @@ export class IncusClient {
         ? { socketPath: remote.socketPath, host: "incus" }
         : { host: remote.host, port: remote.port };
     const request = remote.kind === "unix" ? http.request : https.request;
+    const silenceMs = opts.silenceMs ?? this.timeoutMs;
     return new Promise((resolve, reject) => {
-      const req = request({ ...base, method, path: fullPath, headers, agent: this.agent, signal: opts.signal }, (res) => {
+      // `timeout` is the socket's silence limit from before it connects to the last byte of
+      // the answer: a daemon that accepts and never answers is a TIMEOUT naming the call.
+      const req = request({ ...base, method, path: fullPath, headers, agent: this.agent, signal: opts.signal, timeout: silenceMs }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         res.on("error", (e) => reject(transportError(e, remote)));
+        res.on("aborted", () => reject(transportError(new Error("the connection closed in the middle of the answer"), remote)));
       });
-      req.on("error", (e) => reject(e.name === "AbortError" ? e : transportError(e, remote)));
+      req.on("timeout", () => req.destroy(noAnswer(`incus at ${remote.address}`, `${method} ${path}`, silenceMs)));
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        if (!last && req.reusedSocket && (e.code === "ECONNRESET" || e.code === "EPIPE")) reject(new StaleSocket());
+        else reject(e.name === "AbortError" ? e : transportError(e, remote));
+      });
       req.end(payload);
     });
   }
@@ -104,7 +129,7 @@ export class IncusClient {
     const path = `/1.0/operations/${encodeURIComponent(operationId)}/websocket?secret=${encodeURIComponent(secret)}`;
     const common: WebSocket.ClientOptions = {
       perMessageDeflate: false,
-      handshakeTimeout: 10_000,
+      handshakeTimeout: this.timeoutMs,
       skipUTF8Validation: true,
       followRedirects: false,
     };
@@ -141,3 +166,9 @@ export class IncusClient {
     this.agent.destroy();
   }
 }
+
+/** Dead pooled connections tried before a request fails. */
+const MAX_STALE = 8;
+
+/** A request failed on a reused keep-alive connection before any answer. */
+class StaleSocket extends Error {}

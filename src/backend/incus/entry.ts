@@ -1,6 +1,7 @@
 /** The config entry of kind exec.incus: its fields and their cross-field rules. */
 import { ConfigError } from "../../errors.js";
 import type { FieldType } from "../contract.js";
+import { REQUEST_TIMEOUT_FIELD, validateRequestTimeout } from "../request-timeout.js";
 import type { Entry } from "../../config/entry.js";
 import { normalizeFingerprint, parseRemote } from "./remote-url.js";
 
@@ -16,6 +17,7 @@ export type IncusEntry = Entry & {
   user?: number;
   group?: number;
   warm_sessions?: number;
+  request_timeout?: number;
 };
 
 export const DEFAULT_PROJECT = "default";
@@ -32,6 +34,7 @@ export const INCUS_FIELDS: Record<string, FieldType> = {
   user: "integer",
   group: "integer",
   warm_sessions: "integer",
+  ...REQUEST_TIMEOUT_FIELD,
 };
 
 const TLS_FIELDS = ["client_cert", "client_key", "server_cert", "server_fingerprint", "insecure_skip_verify"] as const;
@@ -51,6 +54,7 @@ export function validateIncusEntry(entry: IncusEntry, where: string): void {
     const v = entry[f];
     if (v !== undefined && (v < 0 || v > UINT32_MAX)) fail(f, `must be a numeric id between 0 and ${UINT32_MAX}, got ${v}`);
   }
+  validateRequestTimeout(entry, where);
   if (entry.warm_sessions !== undefined && (entry.warm_sessions < 0 || entry.warm_sessions > 16)) {
     fail("warm_sessions", `must be between 0 (off) and 16, got ${entry.warm_sessions}`);
   }

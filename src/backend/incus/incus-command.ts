@@ -26,7 +26,9 @@ import { apiError, transportError } from "./errors.js";
 import type { GroupKiller } from "./group-killer.js";
 import { operationId, runOneShot, waitOperation, type OperationResult } from "./operation.js";
 import { ACK_SIGNALS, MarkerParser, newToken, TokenFilter, warmArgv, wrapArgv, type Marker, type TokenRecord } from "./wrapper.js";
-import { WsOutput } from "./ws-output.js";
+import { WsOutput, type EndHow } from "./ws-output.js";
+import { Heartbeat } from "../heartbeat.js";
+import { noAnswer } from "../request-timeout.js";
 
 export interface IncusExecContext {
   client: IncusClient;
@@ -43,6 +45,8 @@ const FDS = ["0", "1", "2", "control"] as const;
 type Fd = (typeof FDS)[number];
 const STDIN_FRAME = 1024 * 1024;
 const DISPOSE_WAIT_MS = 5000;
+/** Signals the wrapper's stage 2 lives through (caught, ignored, stop/continue); any other one sent may kill it. */
+const WRAPPER_SURVIVES = new Set([1, 2, 3, 10, 12, 14, 15, 17, 18, 19, 20, 21, 22, 23, 28]);
 
 /** The POST body of an exec (wait-for-websocket, not interactive). */
 function execBody(ctx: IncusExecContext, command: string[], env: Record<string, string>, cwd: string | undefined): Record<string, unknown> {
@@ -113,6 +117,10 @@ export class IncusCommand implements RunningCommand {
   private stdinClosed = false;
   private done = false;
   private disposing: Promise<void> | undefined;
+  private token: string | undefined;
+  /** Why the command's end was not seen (decided once, for both streams and wait()). */
+  private verdict: Promise<ExecError> | undefined;
+  private readonly heartbeat: Heartbeat;
 
   constructor(
     private readonly ctx: IncusExecContext,
@@ -153,6 +161,15 @@ export class IncusCommand implements RunningCommand {
     this.childSeen = new Promise<void>((resolve) => (this.settleChild = resolve));
     this.stdout = new WsOutput(sockets["1"], rings["1"]);
     this.stderr = new WsOutput(sockets["2"], rings["2"]);
+    // A daemon that goes silent under the command: ask it something; no answer ends the command.
+    this.heartbeat = new Heartbeat(
+      client.timeoutMs,
+      () => (this.spec ? client.call("GET", "/1.0", "heartbeat") : Promise.resolve()), // an idle warm session is silent
+      (e) => this.lose(e instanceof ExecError && e.kind === "TIMEOUT" ? e : noAnswer(`incus at ${client.remote.address}`, "GET /1.0", client.timeoutMs)),
+    );
+    for (const out of [this.stdout, this.stderr]) out.onActivity = () => this.heartbeat.touch();
+    this.stdout.judge = (how) => this.judge("out", how);
+    this.stderr.judge = (how) => this.judge("err", how);
     if (ctx.wrap) {
       this.stderr.addFilter(
         new MarkerParser((m) => {
@@ -166,13 +183,15 @@ export class IncusCommand implements RunningCommand {
     }
 
     this.exited = this.outcome.then(async (o) => {
-      if ("error" in o) {
-        // The operation is lost (daemon gone, connection dropped): end the streams.
-        this.stdout.destroy();
-        this.stderr.destroy();
+      if ("error" in o && !this.ours && this.spec) {
+        // The operation is lost (daemon gone, connection dropped): the streams end with it.
+        const lost = await this.verdictOf(o.error);
+        this.stdout.fail(lost);
+        this.stderr.fail(lost);
       }
       await Promise.all([finished(this.stdout).catch(() => {}), finished(this.stderr).catch(() => {})]);
       this.done = true;
+      this.heartbeat.stop();
       this.closeSockets();
       return this.exitInfo(o);
     });
@@ -181,6 +200,7 @@ export class IncusCommand implements RunningCommand {
   /** The command this session runs, and the token of its wrapper's records. */
   bind(spec: CommandSpec, token: string | undefined): void {
     this.spec = spec;
+    this.token = token;
     this.what = describe(this.ctx, spec.argv[0]);
     if (token === undefined) return;
     this.stdout.addFilter(new TokenFilter(token, (r) => this.onRecord("out", r)));
@@ -243,7 +263,12 @@ export class IncusCommand implements RunningCommand {
     };
     this.ready ??= this.connected
       .then(() => Promise.race([launched(), this.outcome]))
-      .then(() => {
+      .then(async () => {
+        if (!this.launched) {
+          // The operation ended first: give the records already sent a moment to be read.
+          await Promise.race([launched(), finished(this.stderr).catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
+        }
+        if (!this.launched) throw await this.notStarted();
         if (this.marker?.kind === "nocwd") {
           throw new ExecError("NOT_FOUND", `work_dir ${this.spec?.cwd} does not exist in instance '${this.ctx.instance}'`);
         }
@@ -258,6 +283,22 @@ export class IncusCommand implements RunningCommand {
     return this.ready;
   }
 
+  /** The wrapper reported the command's pid (or there is no wrapper to report it). */
+  private get launched(): boolean {
+    if (!this.ctx.wrap) return true;
+    const m = this.marker;
+    return m !== undefined && (m.kind !== "pid" || this.childPid !== undefined);
+  }
+
+  /** Why a command whose operation ended before it ran did not start. */
+  private async notStarted(): Promise<ExecError> {
+    const o = await this.outcome;
+    if ("error" in o) return this.verdictOf(o.error);
+    const gone = await this.instanceGone();
+    if (gone) return new ExecError("GONE", `${this.what}: the instance ${gone} before the command started`);
+    return new ExecError("INTERNAL", `${this.what}: the exec operation ended before the command started: ${o.op.err || `status ${o.op.status}, exit ${String(o.op.metadata?.return)}`}`);
+  }
+
   /** Turn a warm session into `spec`: send the line its shell evaluates, then wait as started() does. */
   async run(spec: CommandSpec, line: string, token: string): Promise<void> {
     this.bind(spec, token);
@@ -270,13 +311,85 @@ export class IncusCommand implements RunningCommand {
     return this.childPid ?? (this.marker?.kind === "pid" ? this.marker.pid : undefined);
   }
 
-  private exitInfo(o: OpOutcome): ExitInfo {
+  /** We ended it: killed it, or sent a signal the wrapper may die of, or released it. */
+  private get ours(): boolean {
+    return this.disposing !== undefined || [...this.sent].some((s) => !WRAPPER_SURVIVES.has(s));
+  }
+
+  /**
+   * Is this end of a stream the end of the command's output? Wrapped: only after the
+   * wrapper's end record on that stream; unwrapped: the server's end frame.
+   */
+  private judge(stream: "out" | "err", how: EndHow): Promise<ExecError> | undefined {
+    if (this.spec === undefined || this.ours) return undefined; // an idle warm session, or ended by us
+    if (this.token !== undefined ? this.outputEnded[stream] : how === "frame") return undefined;
+    return this.verdictOf(undefined, how);
+  }
+
+  /** The one error for a command whose end was not seen (`cause`: what failed, if known). */
+  private verdictOf(cause: unknown, how: EndHow = "closed"): Promise<ExecError> {
+    this.verdict ??= (async () => {
+      if (cause instanceof ExecError && cause.kind === "TIMEOUT") return new ExecError("TIMEOUT", `${this.what}: ${cause.message}; the command's output is incomplete`);
+      const gone = await this.instanceGone();
+      if (gone) return new ExecError("GONE", `${this.what}: the instance ${gone} while the command ran; its output may be incomplete`);
+      if (cause !== undefined || how === "closed") {
+        const detail = cause instanceof Error ? ` (${cause.message})` : "";
+        return new ExecError("UNAVAILABLE", `${this.what}: the connection to Incus at ${this.ctx.client.remote.address} was lost before the command ended${detail}; its output is incomplete`);
+      }
+      return new ExecError("GONE", `${this.what}: the command's wrapper process was killed from outside moonexec before the command ended; its output may be incomplete`);
+    })();
+    return this.verdict;
+  }
+
+  /**
+   * "stopped" / "was removed" when the instance is not running (asked for up to 3 s: a
+   * forced stop shows in its state a second or more after its processes died), else undefined.
+   */
+  private async instanceGone(): Promise<string | undefined> {
+    const path = `/1.0/instances/${encodeURIComponent(this.ctx.instance)}`;
+    for (let i = 0; i < 30; i++) {
+      try {
+        const st = await this.ctx.client.call<{ status?: string }>("GET", path, `instance '${this.ctx.instance}'`);
+        if (st.metadata?.status !== "Running") return `'${this.ctx.instance}' was stopped (${st.metadata?.status ?? "?"})`;
+      } catch (e) {
+        if (e instanceof ExecError && e.kind === "NOT_FOUND") return `'${this.ctx.instance}' was removed`;
+        // The daemon does not answer: that is the answer. (An error answer may come while it stops the instance.)
+        if (!(e instanceof ExecError) || e.kind === "TIMEOUT" || e.message.startsWith("cannot reach")) return undefined;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return undefined;
+  }
+
+  /** The daemon stopped answering (heartbeat): end the command with `error`. */
+  private lose(error: ExecError): void {
+    if (this.done) return;
+    this.verdict ??= Promise.resolve(new ExecError(error.kind, `${this.what}: ${error.message}; the command's output is incomplete`));
+    void this.verdict.then((v) => {
+      this.stdout.fail(v);
+      this.stderr.fail(v);
+      this.waitAbort.abort(v);
+      this.closeSockets();
+    });
+  }
+
+  private async exitInfo(o: OpOutcome): Promise<ExitInfo> {
+    const cut = this.stdout.failure ?? this.stderr.failure;
+    if (cut instanceof ExecError) return { code: -1, error: cut, note: cut.message };
     if ("error" in o) {
-      const err = o.error instanceof Error ? o.error.message : String(o.error);
-      return { code: -1, note: `${this.what}: lost the operation: ${err}` };
+      if (this.ours) return { code: 128 + 9, signal: "SIGKILL" };
+      const error = await this.verdictOf(o.error);
+      return { code: -1, error, note: error.message };
     }
     const ret = o.op.metadata?.return;
-    if (typeof ret !== "number") return { code: -1, note: `${this.what}: ${o.op.err || `operation ended ${o.op.status} without an exit code`}` };
+    if (typeof ret !== "number") {
+      if (this.ours) return { code: 128 + 9, signal: "SIGKILL" };
+      const gone = await this.instanceGone();
+      const error = gone
+        ? new ExecError("GONE", `${this.what}: the instance ${gone} while the command ran`)
+        : new ExecError("UNAVAILABLE", `${this.what}: ${o.op.err || `operation ended ${o.op.status} without an exit code`}`);
+      return { code: -1, error, note: error.message };
+    }
     if (ret > 128 && this.sent.has(ret - 128)) return { code: ret, signal: signalName(ret - 128) };
     return { code: ret };
   }
@@ -301,7 +414,10 @@ export class IncusCommand implements RunningCommand {
       });
       ws.once("open", () => resolve());
       ws.on("error", (e) => {
-        if (ws.readyState !== WebSocket.OPEN && status === 0) reject(transportError(e, this.ctx.client.remote));
+        if (ws.readyState === WebSocket.OPEN || status !== 0) return;
+        const client = this.ctx.client;
+        if (/handshake has timed out/i.test(e.message)) reject(noAnswer(`incus at ${client.remote.address}`, `the websocket handshake for ${fd}`, client.timeoutMs));
+        else reject(transportError(e, client.remote));
       });
     });
   }
@@ -386,6 +502,7 @@ export class IncusCommand implements RunningCommand {
       clearTimeout(timer);
     }
     this.closeSockets();
+    this.heartbeat.stop();
     this.waitAbort.abort();
     if (!this.stdout.complete) this.stdout.destroy();
     if (!this.stderr.complete) this.stderr.destroy();

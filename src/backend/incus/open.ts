@@ -5,6 +5,7 @@ import { IncusClient } from "./client.js";
 import { DEFAULT_PROJECT, type IncusEntry } from "./entry.js";
 import { IncusBackend } from "./backend.js";
 import { fetchServerCertificate, certFingerprint, resolveRemote } from "./remote.js";
+import { requestTimeoutMs } from "../request-timeout.js";
 
 /** Exec sessions kept started ahead of need per executor by default (see warm-pool.ts). */
 export const WARM_SESSIONS = 2;
@@ -41,7 +42,7 @@ export async function probeIncus(entry: IncusEntry): Promise<ProbeResult> {
 
 async function connect(entry: IncusEntry): Promise<IncusClient> {
   const remote = await resolveRemote(entry);
-  return new IncusClient(remote, entry.project ?? DEFAULT_PROJECT);
+  return new IncusClient(remote, entry.project ?? DEFAULT_PROJECT, requestTimeoutMs(entry));
 }
 
 function instanceWhat(entry: IncusEntry): string {
@@ -81,7 +82,7 @@ async function explain(e: unknown, client: IncusClient): Promise<unknown> {
   const remote = client.remote;
   if (!(e instanceof ExecError) || e.kind !== "PERMISSION_DENIED" || remote.kind !== "https" || !e.message.startsWith("server certificate pinning failed")) return e;
   try {
-    const cert = await fetchServerCertificate(remote.host, remote.port, remote.tls, remote.address);
+    const cert = await fetchServerCertificate(remote.host, remote.port, remote.tls, remote.address, client.timeoutMs);
     return new ExecError(e.kind, `${e.message}; the server presented sha256 ${certFingerprint(cert)}`);
   } catch {
     return e;

@@ -13,15 +13,20 @@ export interface OperationResult {
 /**
  * Wait until the operation ends (long-poll, restarted while the server says it still runs).
  * Start it early: finished operations are forgotten by the server after a few seconds.
+ * Each round asks the server to answer within request_timeout, and gets as long again for
+ * the answer to come: a daemon that went silent is a TIMEOUT, not a hang.
  */
 export async function waitOperation(client: IncusClient, id: string, what: string, signal?: AbortSignal): Promise<OperationResult> {
   const path = `/1.0/operations/${encodeURIComponent(id)}`;
+  const round = Math.max(1, Math.round(client.timeoutMs / 1000));
   for (;;) {
     let op: OperationResult | null;
     try {
-      op = (await client.call<OperationResult>("GET", `${path}/wait`, what, { query: { timeout: "-1" }, signal })).metadata;
+      op = (await client.call<OperationResult>("GET", `${path}/wait`, what, { query: { timeout: String(round) }, signal, silenceMs: round * 1000 + client.timeoutMs })).metadata;
     } catch (e) {
-      if (!(e instanceof ExecError) || e.kind === "UNAVAILABLE" || e.kind === "PERMISSION_DENIED") throw e;
+      // A round that ends with the operation still running is an error answer from Incus.
+      if (e instanceof ExecError && /context deadline exceeded/.test(e.message)) continue;
+      if (!(e instanceof ExecError) || e.kind === "UNAVAILABLE" || e.kind === "PERMISSION_DENIED" || e.kind === "TIMEOUT") throw e;
       // A failed operation (e.g. exit 126/127: "Command not found") makes /wait answer with
       // an error and no metadata; the operation itself still has metadata.return.
       op = (await client.call<OperationResult>("GET", path, what, { signal })).metadata;

@@ -21,6 +21,7 @@ import * as tls from "node:tls";
 import { ExecError } from "../../errors.js";
 import type { IncusEntry } from "./entry.js";
 import { normalizeFingerprint, parseRemote } from "./remote-url.js";
+import { noAnswer, requestTimeoutMs } from "../request-timeout.js";
 
 export { normalizeFingerprint, parseRemote };
 
@@ -98,7 +99,7 @@ export async function resolveRemote(entry: IncusEntry): Promise<Remote> {
     pinning = { mode: "server_cert", file: entry.server_cert, fingerprint: fp };
   } else {
     const want = normalizeFingerprint(entry.server_fingerprint!);
-    const got = await fetchServerCertificate(parsed.host, parsed.port, base, address);
+    const got = await fetchServerCertificate(parsed.host, parsed.port, base, address, requestTimeoutMs(entry));
     const fp = certFingerprint(got);
     if (fp !== want) {
       throw new ExecError(
@@ -140,10 +141,13 @@ function isIp(host: string): boolean {
 }
 
 /** One TLS handshake (no request sent) to learn the server certificate. */
-export function fetchServerCertificate(host: string, port: number, base: tls.ConnectionOptions, address: string): Promise<X509Certificate> {
+export function fetchServerCertificate(host: string, port: number, base: tls.ConnectionOptions, address: string, timeoutMs: number): Promise<X509Certificate> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ ...base, host, port, rejectUnauthorized: false });
-    socket.setTimeout(10_000, () => socket.destroy(new Error("TLS handshake timed out")));
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(noAnswer(`incus at ${address}`, "the TLS handshake", timeoutMs));
+    });
     socket.once("secureConnect", () => {
       const raw = socket.getPeerX509Certificate?.();
       socket.destroy();

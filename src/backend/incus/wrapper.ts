@@ -44,7 +44,7 @@ const NO_CWD = "nocwd";
 export const ACK_SIGNALS = [10, 18] as const;
 
 /** Variables the wrapper shells themselves would add to the command's environment. */
-const SHELL_NOISE = ["SHLVL", "OLDPWD"];
+const SHELL_NOISE = ["SHLVL", "OLDPWD", "PWD"];
 /** Signals stage 2 catches (and forwards in mode p); USR1 is handled apart. */
 const CAUGHT = ["HUP", "INT", "QUIT", "TERM", "USR2", "ALRM"];
 
@@ -59,9 +59,13 @@ const STAGE2 =
   `__mx_d=; __mx_go=; __mx_i=; __mx_c=; ` +
   CAUGHT.map((sig) => `trap '__mx_i=1; [ "$__mx_m" = p ] && kill -${sig} "$__mx_c" 2>/dev/null' ${sig}; `).join("") +
   `trap '__mx_i=1; if [ -n "$__mx_d" ]; then __mx_go=1; elif [ "$__mx_m" = p ]; then kill -USR1 "$__mx_c" 2>/dev/null; fi' USR1; ` +
-  `exec 3<&0; (exec "$@") <&3 3<&- & __mx_c=$!; exec 3<&-; ` +
+  // Mode g: the child in the foreground (a background job of sh starts with SIGINT ignored);
+  // it reports its own pid. Mode p: in the background, so the traps can forward signals.
+  `exec 3<&0; if [ "$__mx_m" = g ]; then ` +
+  `(read -r __mx_c _ </proc/self/stat || __mx_c=0; printf '%sp%s;' "$__mx_t" "$__mx_c" >&2; exec "$@") <&3 3<&-; __mx_rc=$?; exec 3<&-; else ` +
+  `(exec "$@") <&3 3<&- & __mx_c=$!; exec 3<&-; ` +
   `printf '%sp%s;' "$__mx_t" "$__mx_c" >&2; ` +
-  `while :; do __mx_i=; wait "$__mx_c"; __mx_rc=$?; [ -n "$__mx_i" ] && kill -0 "$__mx_c" 2>/dev/null && continue; break; done; ` +
+  `while :; do __mx_i=; wait "$__mx_c"; __mx_rc=$?; [ -n "$__mx_i" ] && kill -0 "$__mx_c" 2>/dev/null && continue; break; done; fi; ` +
   `__mx_d=1; printf '%se' "$__mx_t"; printf '%se' "$__mx_t" >&2; ` +
   `while [ -z "$__mx_go" ]; do kill -STOP $$; done; ` +
   `exit "$__mx_rc"`;

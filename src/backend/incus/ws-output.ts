@@ -1,7 +1,8 @@
 /**
  * stdout or stderr of an Incus exec as a Readable: binary frames are data, the first text
- * frame (empty) is the end of the stream; a connection that drops (often 1006, no close
- * frame) also ends it. Backpressure pauses the websocket, which stalls the server's pipe
+ * frame (empty) is the end of the stream. A connection that drops (often 1006, no close
+ * frame) before it ends the stream as a loss (`failure`, see ByteSource), and so does an
+ * end the command's `judge` does not accept (the wrapper's end record missing). Backpressure pauses the websocket, which stalls the server's pipe
  * and so the command, instead of buffering without bound. Filters (the wrapper's marker
  * and records, see wrapper.ts) take their bytes out on the way.
  */
@@ -16,8 +17,20 @@ export interface StreamFilter {
   end(): Buffer;
 }
 
+/** How the output stream ended: the server's end frame, or the connection closing. */
+export type EndHow = "frame" | "closed";
+
 export class WsOutput extends Readable {
   private ended = false;
+  /** Set when the stream ends without the end of the command's output. */
+  failure: Error | undefined;
+  /**
+   * Decides whether an end is the end of the output: undefined = it is, else the error (or
+   * a promise of it: the end waits for the verdict). Without a judge only the end frame is.
+   */
+  judge: ((how: EndHow) => Error | undefined | Promise<Error | undefined>) | undefined;
+  /** Bytes came in (for the heartbeat). */
+  onActivity: (() => void) | undefined;
   private readonly filters: StreamFilter[] = [];
   /** With a ring (ring-reads.ts): the reader is done with the next `bytes` handed on (ByteSource). */
   readonly consumed?: (bytes: number) => void;
@@ -29,16 +42,22 @@ export class WsOutput extends Readable {
     super({ highWaterMark: 256 * 1024 });
     if (ring) this.consumed = (bytes) => ring.consumed(bytes);
     ws.on("message", (data: Buffer, isBinary: boolean) => {
+      this.onActivity?.();
       if (this.ended) return;
       if (!isBinary) {
-        this.finish();
+        this.finish("frame");
         return;
       }
       let chunk = data;
       for (const f of this.filters) chunk = f.feed(chunk);
       if (chunk.length > 0 && !this.handOn(chunk)) ws.pause();
     });
-    ws.on("close", () => this.finish());
+    ws.on("close", () => this.finish("closed"));
+  }
+
+  /** End the stream after what came, as a loss: readers get `error` instead of EOF. */
+  fail(error: Error): void {
+    this.finish("closed", error);
   }
 
   /** Every chunk goes out here, so the ring counts what it hands on in order. */
@@ -60,7 +79,7 @@ export class WsOutput extends Readable {
     if (this.ws.isPaused) this.ws.resume();
   }
 
-  private finish(): void {
+  private finish(how: EndHow, error?: Error): void {
     if (this.ended) return;
     this.ended = true;
     // Flush each filter's held bytes through the filters after it.
@@ -70,6 +89,12 @@ export class WsOutput extends Readable {
       tail = Buffer.concat([passed, f.end()]);
     }
     if (tail.length > 0) this.handOn(tail);
-    this.push(null);
+    const verdict = error ?? (this.judge ? this.judge(how) : how === "frame" ? undefined : new Error("the connection to Incus closed before the end of the output"));
+    const end = (failure: Error | undefined) => {
+      this.failure ??= failure;
+      this.push(null);
+    };
+    if (verdict instanceof Promise) void verdict.then(end, (e: Error) => end(e));
+    else end(verdict);
   }
 }
