@@ -10,7 +10,7 @@ import type { ByteSource } from "../../stream/byte-source.js";
 import type { RecyclingReader } from "./recycling-reader.js";
 import type { StdoutPair } from "./socket-pairs.js";
 import { noteStdout, stdoutPair } from "./stdout-route.js";
-import type { CommandGroups } from "./groups.js";
+import { CommandGroups } from "./groups.js";
 
 type Subprocess = ResultPromise<{ buffer: false; reject: false; detached: true }>;
 type Execa = (typeof import("execa"))["execa"];
@@ -22,7 +22,7 @@ type Execa = (typeof import("execa"))["execa"];
  * with bulk output, stdout goes through a socket pair read into reused buffers, and the start
  * waits for the pair to be made (see stdout-route.ts).
  */
-export function startNative(execa: Execa, spec: CommandSpec, groups: CommandGroups): RunningCommand | Promise<RunningCommand> {
+export function startNative(execa: Execa, spec: CommandSpec, groups: CommandGroups = new CommandGroups()): RunningCommand | Promise<RunningCommand> {
   if (spec.cwd !== undefined && !isDirectory(spec.cwd)) throw new ExecError("NOT_FOUND", `work_dir ${spec.cwd} does not exist`);
   const pair = stdoutPair();
   return pair ? pair.then((p) => spawnWith(execa, spec, p, groups)) : spawnWith(execa, spec, undefined, groups);
