@@ -76,6 +76,11 @@ export function forgetGroup(pgid: number): void {
   send(`-${pgid}\n`);
 }
 
+/** How many groups the watchdog holds now (soak: must not grow). */
+export function watchedGroups(): number {
+  return groups.size;
+}
+
 /** The pid of the watchdog process, if one runs (tests). */
 export function watchdogPid(): number | undefined {
   return dog?.pid;
