@@ -40,6 +40,12 @@ try(ex:exec({"true"}, {timeout = 2^31 / 1000}))
 try(ex:exec({"true"}, {timeout = math.huge}))
 try(ex:exec({"true"}, {timeout = 0/0}))
 try(ex:exec({"sh", "-c", "exit 0"}, {timeout = 2147483}))
+local p = assert(ex:exec({"env"}, {env = {__proto__ = "p", constructor = "c", toString = "t"}}))
+assert(p:start())
+local seen = {}
+for line in p:stdout_stream():lines() do if not line:match("^PATH=") then seen[#seen + 1] = line end end
+table.sort(seen)
+print(table.concat(seen, " "))
 `,
       { config: CONFIG },
     );
@@ -59,6 +65,7 @@ try(ex:exec({"sh", "-c", "exit 0"}, {timeout = 2147483}))
       "INVALID: opts.timeout: must be a positive number of seconds, got number Infinity",
       "INVALID: opts.timeout: must be a positive number of seconds, got number NaN",
       "started",
+      "__proto__=p constructor=c toString=t",
       "",
     ]);
   });
