@@ -47,11 +47,18 @@ function spawnWith(execa: Execa, spec: CommandSpec, pair: StdoutPair | undefined
   pair?.theirs.destroy(); // the child has its own copy (or there is no child)
   if (child.pid !== undefined) return new NativeCommand(child, groups, pair?.reader);
   return new Promise<RunningCommand>((resolve, reject) => {
+    let settled = false;
     const failed = (e: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
       pair?.reader.destroy();
       reject(spawnError(e, spec));
     };
-    child.once("spawn", () => resolve(new NativeCommand(child, groups, pair?.reader)));
+    child.once("spawn", () => {
+      if (settled) return;
+      settled = true;
+      resolve(new NativeCommand(child, groups, pair?.reader));
+    });
     child.once("error", failed);
     // Some failures (E2BIG, a refused option) come with no 'error' event: only the result says so.
     void child.then((r) => r.failed && failed((r.cause ?? r) as NodeJS.ErrnoException));
