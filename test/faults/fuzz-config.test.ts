@@ -132,13 +132,14 @@ function doc(r: () => number, nativeOnly: boolean): unknown {
 describe("config fuzz", () => {
   const SEED = Number(process.env.FUZZ_SEED ?? 22);
 
-  it(`hostile objects and YAML through configFromObject / parseConfig: a ConfigError or a config, nothing else (seed ${SEED})`, async () => {
+  it(`hostile objects and YAML through configFromObject / parseConfig: a ConfigError or a config, nothing else (seed ${SEED})`, { timeout: 60_000 }, async () => {
     const { stringify } = await import("yaml");
     const r = rng(SEED);
-    const deadline = Date.now() + 5000;
+    // At most 300 documents or 20 s (a loaded machine gets through fewer).
+    const deadline = Date.now() + 20_000;
     let tried = 0;
     let refusedCount = 0;
-    for (; tried < 3000 && Date.now() < deadline; tried++) {
+    for (; tried < 300 && Date.now() < deadline; tried++) {
       const d = doc(r, false);
       for (const attempt of [() => configFromObject(kinds, d, "fz.yaml"), () => parseConfig(kinds, stringify(d, { keepUndefined: false }), "fz.yaml")]) {
         try {
@@ -150,7 +151,7 @@ describe("config fuzz", () => {
         }
       }
     }
-    expect(tried).toBeGreaterThan(200);
+    expect(tried).toBeGreaterThan(50);
     expect(refusedCount).toBeGreaterThan(0);
   });
 
