@@ -2,9 +2,9 @@
 //
 // Why a separate process: on Linux, Node (libuv 1.46) starts a child with fork(), which
 // write-protects every page of the parent; each page the parent writes afterwards costs a
-// page fault. Started from the benchmark process itself, an `incus exec ... | wc -c` left
-// the next Lua read in that process 10–13 thousand extra faults and 25–35% slower —
-// a cost of the baseline charged to moonexec, which a user running a script never pays.
+// page fault. Started from the benchmark process itself, a baseline would slow the next Lua
+// read in that process (figures in docs/performance.md) — a cost of the baseline charged to
+// moonexec, which a user running a script never pays.
 import { spawn } from "node:child_process";
 
 process.on("message", ({ id, cmd, args, cwd }) => {

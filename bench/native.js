@@ -14,7 +14,7 @@ const GIB = 1024 ** 3;
  * first commands of a new process.
  */
 const EXEC_WARMUPS = 5;
-/** Its per-round ratios spread most of all rows (0.99–1.35 within one run): more rounds. */
+/** Its per-round ratios spread most of all rows: more rounds. */
 const EXEC_ROUNDS = Math.max(RUNS, 15);
 
 export const execLoopLua = `local sh = require("exec").get("bench:sh")

@@ -2,9 +2,8 @@
 // measured side by side in one run (medians of interleaved runs; this machine is noisy).
 //
 // Each suite runs in its own Node process, as a script does: a host that has run the other
-// suites first (1600 native commands, the Docker client) carries their heap and page state
-// into the next, and the Incus read then measured 0.85–0.87× of the CLI against 0.98–1.15×
-// in a process of its own. `node bench/run.js incus` runs one suite in this process.
+// suites first carries their heap and page state into the next (figures in
+// docs/performance.md). `node bench/run.js incus` runs one suite in this process.
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { benchNative } from "./native.js";
@@ -12,9 +11,10 @@ import { benchStartup } from "./startup.js";
 import { benchDocker } from "./docker.js";
 import { benchIncus } from "./incus.js";
 import { benchMemory } from "./memory.js";
+import { benchCpu } from "./cpu.js";
 import { closeLauncher, printTable, rows } from "./lib.js";
 
-const suites = { startup: benchStartup, native: benchNative, memory: benchMemory, docker: benchDocker, incus: benchIncus };
+const suites = { startup: benchStartup, cpu: benchCpu, native: benchNative, memory: benchMemory, docker: benchDocker, incus: benchIncus };
 const only = process.argv[2];
 
 if (only && !(only in suites)) {

@@ -15,7 +15,7 @@ Stream.__index = Stream
 local function method(mt, name, native)
   return function(self, ...)
     if getmetatable(self) ~= mt then
-      return nil, new_error("INVALID", name .. ": self is not a " .. mt.__name .. " (call it with ':')")
+      return nil, new_error("INVALID", name .. ": self is not an " .. mt.__name .. " (call it with ':')")
     end
     return settle(native(self._h, ...))
   end
@@ -111,4 +111,5 @@ local function gc(self) free(rawget(self, "_h")) end
 Executor.__gc, Process.__gc, Stream.__gc = gc, gc, gc
 
 exec.Executor, exec.Process, exec.Stream = Executor, Process, Stream
+require("exec.fleet")(exec) -- exec.list, exec.each, exec.print_lines (lua/fleet.lua)
 return exec

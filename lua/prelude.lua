@@ -26,10 +26,21 @@ end
 -- A host wait inside a user coroutine must not surface as the coroutine's own yield:
 -- pass it up to whoever resumed us (ultimately the host), then resume the coroutine
 -- with the answer, until the coroutine yields a value of its own or ends.
+-- A coroutine that ran for a whole time slice pauses (a hook yield, no values) so the host
+-- sees signals and cancel(): pass the pause up as SLICE where we can, and go on.
+local SLICE, took_slice, isyieldable = N.SLICE, N.took_slice, coroutine.isyieldable
 local function resume(co, ...)
   local r = pack(raw_resume(co, ...))
-  while r[1] and r[2] == AWAIT and raw_status(co) == "suspended" do
-    r = pack(raw_resume(co, yield(AWAIT, r[3])))
+  while r[1] and raw_status(co) == "suspended" do
+    local v = r[2]
+    if v == AWAIT then
+      r = pack(raw_resume(co, yield(AWAIT, r[3])))
+    elseif v == SLICE or (r.n == 1 and select(2, took_slice())) then
+      if isyieldable() then yield(SLICE) end
+      r = pack(raw_resume(co))
+    else
+      break
+    end
   end
   return unpack(r, 1, r.n)
 end

@@ -1,8 +1,7 @@
 // Bundles the CLI into CommonJS files under dist/bundle/, for start-up time.
 //
-// Loading the tsc output through Node's ESM loader costs ~1 ms a module (resolve, stat, read,
-// link) plus the loader's own start, and execa 9 is ~100 ESM modules (~100 ms on first exec).
-// One CJS file for our code and one for execa load in a few milliseconds each.
+// Through Node's ESM loader every module costs a resolve, stat, read and link, and execa 9 is
+// about a hundred of them; one CJS file for our code and one for execa load much faster.
 // The library (dist/index.js) stays plain tsc output.
 import { build } from "esbuild";
 import { createRequire } from "node:module";
@@ -32,7 +31,7 @@ await build({
   outfile: `${outdir}/moonexec.cjs`,
   sourcemap: true,
   // CommonJS packages stay outside the bundle and load with require() when first used.
-  external: ["wasmoon", "dockerode", "ws", "yaml", "iconv-lite"],
+  external: ["wasmoon", "dockerode", "ws", "yaml", "iconv-lite", "ssh2"],
   plugins: [execaBundle],
   // The sources find lua/ and package.json from import.meta.url; the bundle sits at the same
   // depth (dist/<folder>/) as the tsc output, so the relative paths still hold.

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
 import { builtinKinds } from "../src/backend/kinds.js";
 import { COMMON_FIELDS } from "../src/config/fields.js";
+import { FLEET_FIELDS } from "../src/config/fleet.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 
 const kinds = builtinKinds();
@@ -81,12 +82,13 @@ io.write(p:stdout_stream():read_all())`,
   it("the JSON Schema lists exactly the fields the validator accepts", () => {
     const schema = JSON.parse(readFileSync(new URL("../schema/moonexec.schema.json", import.meta.url), "utf8"));
     const items = schema.properties.entries.items;
-    expect(Object.keys(items.properties).sort()).toEqual(Object.keys(COMMON_FIELDS).sort());
+    expect(Object.keys(items.properties).sort()).toEqual([...Object.keys(COMMON_FIELDS), ...FLEET_FIELDS].sort());
     expect(items.properties.kind.enum.sort()).toEqual([...kinds.keys()].sort());
     for (const [name, kind] of kinds) {
       const branch = items.allOf.find((b: any) => b.if.properties.kind.const === name);
       expect(branch, `schema branch for ${name}`).toBeDefined();
-      expect(branch.then.propertyNames.enum.sort()).toEqual([...Object.keys(COMMON_FIELDS), ...Object.keys(kind.fields)].sort());
+      const fleet = kind.hostField ? ["hosts", "count"] : ["count"]; // hosts: needs a per-host field
+      expect(branch.then.propertyNames.enum.sort()).toEqual([...Object.keys(COMMON_FIELDS), ...Object.keys(kind.fields), ...fleet].sort());
     }
   });
 });

@@ -7,6 +7,7 @@ import { expect, it } from "vitest";
 import { allBackends, configFor, describeBackend, EXECUTOR_ID } from "./helpers/backends.js";
 import "./helpers/docker.js";
 import "./helpers/incus.js";
+import "./helpers/ssh.js";
 import { runLua } from "./helpers/cli.js";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");

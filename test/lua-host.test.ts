@@ -89,6 +89,14 @@ describe("errors", () => {
     ]);
   });
 
+  it("a method called with '.' instead of ':' says so", async () => {
+    const r = await runLua(prologue + `print(sh.exec("true"))\nprint(assert(sh:exec("true")).start())`);
+    expect(r.stdout.toString()).toBe(
+      "nil\tINVALID: executor:exec: self is not an exec.executor (call it with ':')\n" +
+        "nil\tINVALID: proc:start: self is not an exec.process (call it with ':')\n",
+    );
+  });
+
   it("a Lua error prints file:line and a traceback, exit 1", async () => {
     const r = await runLua(`local function f()\n  error("boom")\nend\nf()\n`);
     expect(r.code).toBe(1);
@@ -135,8 +143,10 @@ describe("CLI", () => {
 
   it("reports a missing script and bad flags clearly", async () => {
     const r = await runCli(["run", "/nonexistent/x.lua"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("cannot open /nonexistent/x.lua");
+    expect(r.code).toBe(2); // a usage error, like a bad flag
+    expect(r.stderr).toBe("moonexec: run: cannot open /nonexistent/x.lua: no such file\n");
+    const d = await runCli(["run", "examples"]);
+    expect([d.code, d.stderr]).toEqual([2, "moonexec: run: cannot open examples: it is a directory\n"]);
     const u = await runCli(["run", "--time-limit", "soon", "x.lua"]);
     expect(u.code).toBe(2);
     expect(u.stderr).toContain('--time-limit: expected a positive number of seconds, got "soon"');

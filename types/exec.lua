@@ -12,7 +12,8 @@
 ---| "CLOSED"            # handle used after close/release
 ---| "STATE"             # wrong order, e.g. start() twice
 ---| "INTERNAL"
----| "TASK_FAILED"       # task.wait: the task raised a non-exec error
+---| "TASK_FAILED"       # task.wait: the task raised a non-exec error; exec.each: the function raised or returned nil, err
+---| "CANCELLED"         # exec.each with fail_fast: another id failed first
 
 ---An error value: `err.kind`, `err.message`; `tostring(err)` gives "KIND: message".
 ---@class exec.Error
@@ -71,6 +72,43 @@ local Stream = {}
 ---@return exec.Executor? executor
 ---@return exec.Error? err NOT_FOUND for an unknown id, UNAVAILABLE when its backend cannot be reached
 function exec.get(id) end
+
+---Options of `exec.each`. Unknown keys are rejected (INVALID naming the key).
+---@class exec.EachOptions
+---@field concurrency? integer How many ids run at once (default 10).
+---@field fail_fast? boolean On the first failure, release the executors still running (killing their commands) and start no more; those ids get a CANCELLED error. Default false: every id runs to its end.
+
+---What `exec.each` reports for one id.
+---@class exec.EachResult
+---@field id string The executor id.
+---@field ok boolean true when the function returned (and not `nil, err`).
+---@field value any The function's first return value (when ok).
+---@field err? exec.Error Why it failed: exec.get's error, the error the function raised (TASK_FAILED unless it raised an exec.Error) or returned as `nil, err`, or CANCELLED.
+
+---The ids of configured executors, sorted (numbers by value: web2 before web10).
+---@param pattern? string A glob ("fleet:*", "fleet:web?"), a fleet's id (its members), or one id. Default: every id.
+---@return string[]? ids (empty when nothing matches)
+---@return exec.Error? err INVALID when pattern is not a string
+function exec.list(pattern) end
+
+---Run `fn(executor, id)` for every id, at most `opts.concurrency` at a time, each in its own task
+---with its own executor, released when `fn` returns. One id failing does not stop the others
+---(unless `fail_fast`). Returns when every function has returned.
+---@param ids string[]|string A list of ids (in the order given), or a pattern as for `exec.list` (sorted; matching nothing is NOT_FOUND).
+---@param fn fun(executor: exec.Executor, id: string): any, any
+---@param opts? exec.EachOptions
+---@return exec.EachResult[]? results One per id, in id order.
+---@return exec.EachResult[]|exec.Error|nil errors The failed results, nil when none failed; or the error when the call itself was invalid (then results is nil).
+function exec.each(ids, fn, opts) end
+
+---Print a command's output line by line with a prefix, each line in one write (lines of
+---concurrent tasks never mix). A process: stdout lines to stdout and stderr lines to stderr,
+---read side by side; a stream: its lines to stdout. A last line without a newline gets one.
+---@param source exec.Process|exec.Stream
+---@param prefix? string Put before every line, e.g. "[" .. id .. "] " (default "").
+---@return true? ok when the output has ended
+---@return exec.Error? err
+function exec.print_lines(source, prefix) end
 
 ---The classes, for `getmetatable(x) == exec.Process` checks.
 exec.Executor = Executor

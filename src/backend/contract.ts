@@ -84,6 +84,8 @@ export interface BackendKind<Entry = unknown> {
   readonly kind: string;
   /** Entry fields this kind accepts beyond the common ones (name, kind, default_work_dir, default_env, command_whitelist). */
   readonly fields: Record<string, FieldType>;
+  /** The field a fleet's `hosts:` list sets per member (docs/fleet.md); none: only `count:` fleets. */
+  readonly hostField?: string;
   /** Cross-field validation after field types are checked; throw ConfigError naming the field. */
   validate?(entry: Entry, where: string): void;
   open(entry: Entry): Promise<ExecutorBackend>;

@@ -12,6 +12,7 @@ import { ConfigError } from "../errors.js";
 import type { CliOptions } from "./args.js";
 import { CheckTable, summary } from "./check-table.js";
 import { probeEntry, type ExecutorCheck } from "./probe.js";
+import { fleetLines } from "./check-fleets.js";
 
 export interface CheckOptions {
   /** Config file; undefined = ./moonexec.yaml when present, else the built-in default. */
@@ -58,6 +59,7 @@ export async function runCheck(o: CheckOptions = {}): Promise<number> {
   const table = new CheckTable(entries);
   if (!o.json) {
     print(`config: ${source} (${entries.length} executor${entries.length === 1 ? "" : "s"})`);
+    for (const line of fleetLines(entries)) print(line);
     print(table.header());
   }
   const checks: ExecutorCheck[] = [];

@@ -1,5 +1,5 @@
 /** The `moonexec` command: parse the command line and dispatch to a subcommand. */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { parseArgs, UsageError, USAGE, type CliOptions } from "./args.js";
 
 async function main(argv: string[]): Promise<number> {
@@ -23,12 +23,32 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     // Subcommands load on demand: `run` starts without the REPL's or check's code.
-    case "run":
+    case "run": {
+      // A script that cannot be read is a usage error, as a bad flag is: exit 2, nothing started.
+      const problem = unreadable(opts.script!);
+      if (problem) {
+        process.stderr.write(`moonexec: run: ${problem}\n`);
+        return 2;
+      }
       return (await import("./run.js")).runCommand(opts);
+    }
     case "repl":
       return (await import("./repl.js")).replCommand(opts);
     case "check":
       return (await import("./check.js")).checkCommand(opts);
+  }
+}
+
+/** Why `path` cannot be run as a script, or undefined when it can be read. */
+function unreadable(path: string): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return `cannot open ${path}: it is a directory`;
+    closeSync(openSync(path, "r"));
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (e as Error).message;
+    return `cannot open ${path}: ${why}`;
   }
 }
 

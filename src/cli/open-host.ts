@@ -1,11 +1,11 @@
 /** Create the Host for `run` and `repl` from the command line's options. */
 import { ConfigError } from "../errors.js";
-import { Host } from "../lua/host.js";
+import { Host, type HostOptions } from "../lua/host.js";
 import type { CliOptions } from "./args.js";
 import { auditWriter } from "./verbose.js";
 
 /** The host, or an exit code after a config error has been reported. */
-export async function openHost(opts: CliOptions): Promise<Host | number> {
+export async function openHost(opts: CliOptions, extra: Partial<HostOptions> = {}): Promise<Host | number> {
   try {
     return await Host.create({
       config: opts.config,
@@ -13,6 +13,7 @@ export async function openHost(opts: CliOptions): Promise<Host | number> {
       memoryLimit: opts.memoryLimit,
       modulePaths: opts.modulePaths,
       audit: opts.verbose ? auditWriter(process.stderr) : undefined,
+      ...extra,
     });
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -11,6 +11,8 @@ export interface ExecutorCheck {
   /** The probe's findings, one per line ("daemon reachable", "image x missing"). */
   detail: string[];
   duration_ms: number;
+  /** The fleet this executor is a member of (docs/fleet.md). */
+  fleet?: string;
 }
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
@@ -20,6 +22,7 @@ export async function probeEntry(kind: BackendKind | undefined, entry: Entry, ti
   const done = (status: ProbeStatus, detail: string[]): ExecutorCheck => ({
     id: entry.id,
     kind: entry.kind,
+    ...(entry.fleet ? { fleet: entry.fleet } : {}),
     status,
     detail,
     duration_ms: Date.now() - started,

@@ -1,6 +1,12 @@
 /** Evaluate REPL chunks on a Host (no terminal here: repl.ts does input and output). */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { Host } from "../lua/host.js";
-import { REPL_LUA, REPL_MODULE } from "./repl-lua.js";
+
+/** lua/repl.lua registers itself under this name. */
+const REPL_MODULE = "moonexec.repl";
+/** Next to dist/ in a packed install as in a checkout (the bundle sits at the same depth as dist/cli/). */
+const REPL_LUA = fileURLToPath(new URL("../../lua/repl.lua", import.meta.url));
 
 export type EvalResult =
   /** text: the results, tab-separated (bytes when not UTF-8); undefined when the chunk returned nothing. */
@@ -30,7 +36,7 @@ export class LuaRepl {
 
   /** Load the REPL helper and make `exec` a global. */
   static async start(host: Host): Promise<LuaRepl> {
-    await host.runString(REPL_LUA, "=[moonexec repl]");
+    await host.runString(readFileSync(REPL_LUA, "utf8"), "=[moonexec repl]");
     return new LuaRepl(host);
   }
 

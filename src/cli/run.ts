@@ -4,7 +4,8 @@ import type { CliOptions } from "./args.js";
 import { openHost } from "./open-host.js";
 
 export async function runCommand(opts: CliOptions): Promise<number> {
-  const host = await openHost(opts);
+  // The process ends with the script: a SIGINT may give up the VM to stop Lua anywhere.
+  const host = await openHost(opts, { ownsProcess: true });
   if (typeof host === "number") return host;
 
   let interrupts = 0;

@@ -9,6 +9,8 @@ export interface EntryBase {
   command_whitelist?: string[];
   /** Where the entry came from, for messages: "moonexec.yaml: entry 'app:shell'". */
   where: string;
+  /** For a fleet member, the fleet's id ("ns:web" for the entry named web with `hosts:`). */
+  fleet?: string;
 }
 
 export type Entry = EntryBase & Record<string, unknown>;

@@ -6,6 +6,7 @@ import { ConfigError } from "../errors.js";
 import type { BackendKind } from "../backend/contract.js";
 import type { Config, Entry } from "./entry.js";
 import { COMMON_FIELDS, checkEnvMap, checkField, describe } from "./fields.js";
+import { checkFleetIds, expandFleet } from "./fleet.js";
 
 export const DEFAULT_CONFIG_FILE = "moonexec.yaml";
 const TOP_LEVEL = new Set(["version", "namespace", "entries"]);
@@ -72,15 +73,22 @@ export function configFromObject(kinds: Map<string, BackendKind>, doc: unknown, 
   const list = own(top, "entries") ?? [];
   if (!Array.isArray(list)) throw new ConfigError(`${file}: 'entries' must be a list, got ${describe(list)}`);
   const entries = new Map<string, Entry>();
-  list.forEach((raw, i) => {
-    const entry = validateEntry(kinds, raw, `${file}: entry #${i + 1}`, namespace);
-    if (entries.has(entry.id)) throw new ConfigError(`${entry.where}: duplicate id '${entry.id}'`);
-    entries.set(entry.id, entry);
+  const fleets: string[] = [];
+  list.forEach((item, i) => {
+    const members = expandFleet(kinds, item, file, namespace);
+    if (members[0]?.group) fleets.push(members[0].group);
+    for (const { raw, from, group } of members) {
+      const entry = validateEntry(kinds, raw, `${file}: entry #${i + 1}`, namespace, from);
+      if (entries.has(entry.id)) throw new ConfigError(`${entry.where}: duplicate id '${entry.id}'`);
+      if (group) entry.fleet = group;
+      entries.set(entry.id, entry);
+    }
   });
+  checkFleetIds(file, fleets, new Set(entries.keys()));
   return { files: [file], entries };
 }
 
-function validateEntry(kinds: Map<string, BackendKind>, raw: unknown, at: string, namespace: string): Entry {
+function validateEntry(kinds: Map<string, BackendKind>, raw: unknown, at: string, namespace: string, from = ""): Entry {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError(`${at}: must be a map, got ${describe(raw)}`);
   }
@@ -89,7 +97,7 @@ function validateEntry(kinds: Map<string, BackendKind>, raw: unknown, at: string
   if (typeof name !== "string" || !/^[A-Za-z0-9_.-]+$/.test(name)) {
     throw new ConfigError(`${at}: field 'name' must be a word of letters, digits, '_', '.', '-', got ${describe(name)}`);
   }
-  const where = `${at.split(": ")[0]}: entry '${namespace}:${name}'`;
+  const where = `${at.split(": ")[0]}: entry '${namespace}:${name}'${from}`;
   const kindName = own(obj, "kind");
   if (typeof kindName !== "string") throw new ConfigError(`${where}: field 'kind' is required (one of ${[...kinds.keys()].join(", ")})`);
   const kind = kinds.get(kindName);

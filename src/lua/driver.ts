@@ -11,9 +11,10 @@
  * so pcall cannot swallow it) and gives the event loop a turn every few milliseconds so
  * SIGINT is seen during CPU-bound Lua.
  */
+import { Script } from "node:vm";
 import { LuaReturn, LuaEventMasks, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
-import { AWAIT_BYTES, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
+import { AWAIT_BYTES, SLICE_BYTES, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
 
 /** The script ended on purpose (os.exit) or was stopped (limit, SIGINT). */
 export class ScriptStop extends Error {
@@ -38,7 +39,7 @@ export class LuaScriptError extends Error {
   }
 }
 
-const HOOK_EVERY = 20_000; // instructions between hook calls
+const HOOK_EVERY = 1000; // instructions between hook calls: also how far an outer coroutine runs on before it meets a stop
 const SLICE_MS = 50; // longest stretch of Lua without an event-loop turn
 
 /** A Lua thread the scheduler drives. */
@@ -66,12 +67,33 @@ export class Driver {
   private live = new Set<Task>();
   private nextTaskId = 1;
   private resumeOut = 0;
+  /** Threads whose hook was set to every instruction to unwind a stop. */
+  private hurried = new Set<number>();
+  private sliceInFlight = false;
+  private allowHookOffset = -1;
 
   constructor(
     private readonly stack: LuaStack,
     private readonly pending: PendingTable,
     private readonly timeLimitSeconds?: number,
-  ) {}
+    /** The process ends with the script: see `hooked`. */
+    private readonly watched = false,
+  ) {
+    this.hooked = !watched || timeLimitSeconds !== undefined;
+  }
+
+  /**
+   * A resume ran under V8's SIGINT watchdog and was interrupted mid-instruction: the Lua
+   * state is unusable. Nothing may call into it again (not even to free it).
+   */
+  broken = false;
+  /**
+   * Watched: each resume runs under V8's SIGINT watchdog, which stops Lua anywhere, even where
+   * it cannot yield; the VM is then given up (`broken`). Without a time limit there is no count
+   * hook then (it makes every instruction go through Lua's hook check: CPU-bound Lua runs at
+   * half speed), and no time slices: only a SIGINT is seen during a CPU loop.
+   */
+  private readonly hooked: boolean;
 
   stop(reason: ScriptStop): void {
     if (this.stopReason) return;
@@ -85,16 +107,56 @@ export class Driver {
       this.hookPtr = this.stack.addFunction((hookL) => {
         const now = Date.now();
         if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
-        if (!this.stopReason && now - this.sliceStart < SLICE_MS) return;
-        if (hookL === this.runningL && lua.lua_isyieldable(hookL)) {
-          lua.lua_yieldk(hookL, 0, 0, 0); // back to the scheduler (count hooks may yield with 0 values)
-        } else if (this.stopReason) {
-          this.stack.push(hookL, this.stopReason.message);
-          lua.lua_error(hookL);
-        }
+        if (this.stopReason) return this.unwind(hookL, this.stopReason);
+        if (this.hurried.size && this.hurried.delete(hookL)) this.setHook(hookL, HOOK_EVERY); // left over from a stopped run
+        if (now - this.sliceStart < SLICE_MS || !lua.lua_isyieldable(hookL)) return;
+        // A coroutine's yield goes to whoever resumed it: the prelude's resume asks
+        // took_slice() and passes the pause up to the scheduler.
+        if (hookL !== this.runningL) this.sliceInFlight = true;
+        lua.lua_yieldk(hookL, 0, 0, 0); // count hooks may yield with 0 values
       }, "vii");
+      this.allowHookOffset = probeAllowHook(this.stack, L);
     }
-    this.stack.lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, HOOK_EVERY);
+    this.setHook(L, HOOK_EVERY);
+  }
+
+  private setHook(L: number, count: number): void {
+    this.stack.lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, count);
+  }
+
+  /**
+   * The run is stopped and `hookL` still runs Lua: end it. From here on every instruction of
+   * this thread and of the run's top thread calls the hook, so a pcall (or a coroutine) that
+   * caught the stop meets it again at its next instruction, and so on up to the scheduler.
+   */
+  private unwind(hookL: number, reason: ScriptStop): void {
+    const lua = this.stack.api;
+    for (const L of [hookL, this.runningL]) {
+      if (L && !this.hurried.has(L)) {
+        this.hurried.add(L);
+        this.setHook(L, 1);
+      }
+    }
+    if (hookL === this.runningL && lua.lua_isyieldable(hookL)) {
+      lua.lua_yieldk(hookL, 0, 0, 0); // straight back to the scheduler, which ends the run
+      return;
+    }
+    // Lua runs a message handler called for an error raised in a hook with hooks off: one
+    // that loops would never be stopped. Hooks on, it meets this same error at once.
+    if (this.allowHookOffset >= 0) this.heap()[hookL + this.allowHookOffset] = 1;
+    this.stack.push(hookL, reason.message);
+    lua.lua_error(hookL);
+  }
+
+  private heap(): Uint8Array {
+    return (this.stack.lua as any).module.HEAPU8;
+  }
+
+  /** The prelude's resume: did the coroutine just pause for a time slice (not yield)? */
+  tookSlice(): boolean {
+    const was = this.sliceInFlight;
+    this.sliceInFlight = false;
+    return was;
   }
 
   /** Free the hook's table slot; only once the VM is closed (nothing can call it then). */
@@ -122,10 +184,11 @@ export class Driver {
   async run(thread: LuaThread, nargs: number, keep?: (L: number, count: number) => void): Promise<LuaValue[]> {
     // A time limit or an interrupt ends one top-level run (a script, a REPL line, a plugin
     // call); the next run starts fresh. Exit and dispose are final.
+    if (this.broken) throw new ScriptStop("the Lua VM was interrupted inside CPU-bound code and cannot run again", 130, "interrupted");
     const k = this.stopReason?.kind;
     if (k === "time-limit" || k === "interrupted") this.stopReason = undefined;
     this.deadline = this.timeLimitSeconds ? Date.now() + this.timeLimitSeconds * 1000 : Infinity;
-    this.installHook(thread.address);
+    if (this.hooked) this.installHook(thread.address);
 
     let result: { values?: LuaValue[]; error?: Error } | undefined;
     const main = this.spawn(thread.address, nargs, (L, count, error) => {
@@ -151,7 +214,7 @@ export class Driver {
       return result.values!;
     } finally {
       // Tasks do not outlive their run: drop them (their finish frees their threads).
-      const abandoned = [...this.live].filter((t) => t !== main);
+      const abandoned = this.broken ? [] : [...this.live].filter((t) => t !== main);
       this.live.clear();
       this.ready = [];
       for (const t of abandoned) {
@@ -180,6 +243,7 @@ export class Driver {
     }
     let awaitId: number | undefined;
     if (n === 2 && this.stack.isBytes(L, -2, AWAIT_BYTES)) awaitId = this.stack.read(L, -1) as number;
+    const slice = n === 0 || (n === 1 && this.stack.isBytes(L, -1, SLICE_BYTES));
     lua.lua_settop(L, -n - 1);
     if (awaitId !== undefined) {
       const p = this.pending.take(awaitId);
@@ -190,7 +254,8 @@ export class Driver {
       void p.then((outcome) => this.answer(task, outcome));
       return false;
     }
-    if (n === 0) {
+    if (slice) {
+      this.sliceInFlight = false;
       this.ready.push({ task, nres: 0 });
       return true;
     }
@@ -235,7 +300,18 @@ export class Driver {
     const m = (this.stack.lua as any).module;
     if (!this.resumeOut) this.resumeOut = m._malloc(4);
     m.HEAP32[this.resumeOut >> 2] = 0;
-    const status: LuaReturn = this.stack.api.lua_resume(L, 0, nargs, this.resumeOut);
+    let status: LuaReturn;
+    if (!this.watched) status = this.stack.api.lua_resume(L, 0, nargs, this.resumeOut);
+    else {
+      try {
+        status = underSigintWatchdog(() => this.stack.api.lua_resume(L, 0, nargs, this.resumeOut));
+      } catch (e) {
+        if ((e as { code?: string }).code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
+        this.broken = true;
+        this.stop(new ScriptStop("interrupted", 130, "interrupted"));
+        throw this.stopReason;
+      }
+    }
     return [status, m.HEAP32[this.resumeOut >> 2]];
   }
 
@@ -250,4 +326,37 @@ export class Driver {
     lua.lua_settop(L, -2);
     return new LuaScriptError(message, traceback);
   }
+}
+
+/**
+ * Where `allowhook` lies in a lua_State (Lua 5.4, wasm32: after the GC header's pointer and
+ * two bytes, and `status`). Checked on a thread outside any hook, where it must read 1 and
+ * `status` 0; -1 (do not touch) when the layout is not the expected one.
+ */
+function probeAllowHook(stack: LuaStack, L: number): number {
+  const heap: Uint8Array = (stack.lua as any).module.HEAPU8;
+  return heap[L + 6] === 0 && heap[L + 7] === 1 ? 7 : -1;
+}
+
+const WATCHED = Symbol.for("moonexec.watched");
+let watchedCall: (() => void) | undefined;
+let watchedScript: Script | undefined;
+
+/**
+ * Call `fn` so that a SIGINT terminates it (vm's breakOnSigint: a watchdog thread asks V8 to
+ * stop, even inside wasm). Throws ERR_SCRIPT_EXECUTION_INTERRUPTED then.
+ */
+function underSigintWatchdog<T>(fn: () => T): T {
+  if (!watchedScript) {
+    (globalThis as Record<symbol, unknown>)[WATCHED] = () => watchedCall!();
+    watchedScript = new Script(`globalThis[Symbol.for("moonexec.watched")]()`);
+  }
+  let out!: T;
+  watchedCall = () => void (out = fn());
+  try {
+    watchedScript.runInThisContext({ breakOnSigint: true });
+  } finally {
+    watchedCall = undefined;
+  }
+  return out;
 }

@@ -16,9 +16,8 @@ const MAX_READ = 16 * 1024 * 1024;
 const COALESCE_MS = 1;
 /**
  * A read that had to wait for bulk output gathers up to this much (for at most COALESCE_MS)
- * before it answers, so the reads after it are served without waiting. Each wait costs a
- * Lua yield and resume; Incus sends 32 KiB messages, and with waits for 64 KiB the reader
- * woke twice as often, read for read, and streamed at 0.6–0.75× the CLI's rate.
+ * before it answers, so the reads after it are served without waiting: each wait costs a
+ * Lua yield and resume (figures in docs/performance.md).
  */
 const READ_AHEAD = 256 * 1024;
 
@@ -80,6 +79,12 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       const id = a.value(1);
       if (typeof id !== "string") throw new ExecError("INVALID", `exec.get: id must be a string like "local:shell", got ${typeof id}`);
       return [handles.add(await registry.get(id))];
+    },
+
+    exec_list: (a) => {
+      const pattern = a.value(1);
+      if (pattern !== undefined && typeof pattern !== "string") throw new ExecError("INVALID", `exec.list: pattern must be a string like "fleet:*", got ${describe(pattern)}`);
+      return [registry.list(pattern)];
     },
 
     executor_exec: (a) => {

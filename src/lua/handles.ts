@@ -29,11 +29,10 @@ export class Handles {
   /**
    * Should the Lua side run its collector before making another object? A handle is freed
    * when Lua collects the object that holds it, and Lua's collector only counts its own
-   * memory: a table of a few dozen bytes keeps a finished process with its streams and
-   * connections (~27 KB for an Incus command and its stdout). Lua collects rarely when a
-   * script mostly runs commands, so those piled up (541 handles and a 16 MB V8 old
-   * generation after 400 Incus execs). Asked for each time the live handles double (at
-   * least COLLECT_MIN): a script that keeps many objects pays one collection per doubling.
+   * memory: a small table keeps a finished process with its streams and connections, so
+   * without this they pile up in a script that mostly runs commands (figures in
+   * docs/performance.md). Asked for each time the live handles double (at least
+   * COLLECT_MIN): a script that keeps many objects pays one collection per doubling.
    */
   collectDue(): boolean {
     if (this.collecting) {

@@ -13,7 +13,7 @@ import { builtinKinds } from "../backend/kinds.js";
 import { Registry } from "../registry/registry.js";
 import type { AuditEvent } from "../registry/executor.js";
 import { LuaStack, type LuaValue } from "./values.js";
-import { AWAIT, NativeTable, PendingTable, type NativeFn } from "./natives.js";
+import { AWAIT, SLICE, NativeTable, PendingTable, type NativeFn } from "./natives.js";
 import { Driver, LuaScriptError, ScriptStop } from "./driver.js";
 import { Handles } from "./handles.js";
 import { execNatives } from "./exec-natives.js";
@@ -50,6 +50,13 @@ export interface HostOptions {
   audit?: (event: AuditEvent) => void;
   /** Replay ring per stream of background processes, bytes (default 1 MiB; exec opt ring_size overrides). */
   ringBytes?: number;
+  /**
+   * The process ends with this host's script (`moonexec run`): a SIGINT stops Lua anywhere
+   * through V8's watchdog, and the VM is then given up (the host can only be disposed).
+   * Without a time limit, CPU-bound Lua then runs at full speed, with no count hook: nothing
+   * but a SIGINT (not host.cancel(), not another signal) reaches a CPU loop. See docs/limits.md.
+   */
+  ownsProcess?: boolean;
 }
 
 export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
@@ -81,7 +88,7 @@ export class Host {
     private readonly opts: HostOptions,
   ) {
     this.stack = new LuaStack(engine.global.lua);
-    this.driver = new Driver(this.stack, this.pending, opts.timeLimit);
+    this.driver = new Driver(this.stack, this.pending, opts.timeLimit, opts.ownsProcess);
     this.natives = new NativeTable(this.stack, this.pending);
     this.registry = new Registry(config, builtinKinds(), { bufferBytes: opts.streamBufferBytes, audit: opts.audit, ringBytes: opts.ringBytes });
   }
@@ -104,10 +111,12 @@ export class Host {
     };
     const natives: Record<string, unknown> = {
       module_path: this.moduleDirs().map((d) => `${d}/?.lua;${d}/?/init.lua`).join(";"),
-      builtin_sources: { exec: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"), task: readFileSync(resolve(LUA_DIR, "task.lua"), "utf8") },
+      builtin_sources: { exec: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"), task: readFileSync(resolve(LUA_DIR, "task.lua"), "utf8"), "exec.fleet": readFileSync(resolve(LUA_DIR, "fleet.lua"), "utf8") },
     };
     for (const [name, fn] of Object.entries(fns)) natives[name] = this.natives.add(fn);
     natives.AWAIT = AWAIT;
+    natives.SLICE = SLICE;
+    natives.took_slice = this.natives.add(() => [this.driver.tookSlice()]);
 
     const lua = this.stack.lua;
     const G = this.engine.global.address;
@@ -235,7 +244,7 @@ export class Host {
       const nargs = prepare(thread);
       return await this.driver.run(thread, nargs, keep);
     } finally {
-      lua.luaL_unref(global.address, LUA_REGISTRYINDEX, ref);
+      if (!this.driver.broken) lua.luaL_unref(global.address, LUA_REGISTRYINDEX, ref);
     }
   }
 
@@ -266,11 +275,12 @@ export class Host {
     await this.registry.releaseAll();
     // Close only once the stopped run has unwound: its cleanup still calls into the state
     // (dropping threads and references), and on a closed state that would corrupt the heap
-    // all hosts share (one wasm module per process). Closing without this wait hung now and
-    // then after a REPL session (cause not pinned down); with it, REPL-like stress runs close
-    // every time.
+    // all hosts share (one wasm module per process). See docs/performance.md for the hang
+    // this wait ended.
     await this.queue;
-    this.engine.global.close();
+    // An interrupted VM stopped mid-instruction: closing it would run its finalizers on a
+    // broken state. Its memory goes with the process.
+    if (!this.driver.broken) this.engine.global.close();
     this.natives.dispose();
     this.driver.dispose();
   }

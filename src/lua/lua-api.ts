@@ -3,8 +3,8 @@
  * numbers in, numbers out (lua_Integer and lua_Unsigned as BigInt).
  *
  * wasmoon's own methods (`lua.lua_type(...)`) go through Emscripten's ccall, which builds
- * an object, closures and arrays on every call. A busy stream makes thousands of calls a
- * second; that was half of its JS garbage. These calls allocate nothing. Functions that
+ * an object, closures and arrays on every call, and a busy stream makes thousands of calls a
+ * second. These calls allocate nothing. Functions that
  * take C strings stay with wasmoon's methods (they convert the string).
  */
 import { LUA_REGISTRYINDEX, type LuaWasm } from "./wasmoon.js";

@@ -13,6 +13,9 @@ import { LuaCFunction, type LuaStack, type LuaValue } from "./values.js";
 /** The marker yielded for host waits. NUL-prefixed so no ordinary script value equals it. */
 export const AWAIT = "\0moonexec.await";
 export const AWAIT_BYTES = Buffer.from(AWAIT);
+/** Passed up through user coroutines when one paused for a time slice. */
+export const SLICE = "\0moonexec.slice";
+export const SLICE_BYTES = Buffer.from(SLICE);
 
 export type Outcome = { ok: true; values: unknown[] } | { ok: false; error: ExecError };
 

@@ -3,6 +3,7 @@ import { ExecError, toExecError } from "../errors.js";
 import type { Config } from "../config/entry.js";
 import type { BackendKind } from "../backend/contract.js";
 import { Executor, type ExecutorOptions } from "./executor.js";
+import { compareIds, hasWildcard, idPattern } from "./id-pattern.js";
 
 export class Registry {
   private readonly live = new Set<Executor>();
@@ -17,9 +18,29 @@ export class Registry {
     return [...this.config.entries.keys()];
   }
 
+  /**
+   * Configured ids matching `pattern`, sorted (numbers by value): a glob (`*`, `?`), a fleet's id
+   * (its members), or one id. No pattern: every id.
+   */
+  list(pattern?: string): string[] {
+    const ids = this.ids();
+    let hits: string[];
+    if (pattern === undefined) hits = ids;
+    else if (hasWildcard(pattern)) {
+      const re = idPattern(pattern);
+      hits = ids.filter((id) => re.test(id));
+    } else if (this.config.entries.has(pattern)) hits = [pattern];
+    else hits = [...this.config.entries.values()].filter((e) => e.fleet === pattern).map((e) => e.id);
+    return hits.sort(compareIds);
+  }
+
   async get(id: string): Promise<Executor> {
     const entry = this.config.entries.get(id);
     if (!entry) {
+      const members = this.list(id);
+      if (members.length > 0 && !hasWildcard(id)) {
+        throw new ExecError("NOT_FOUND", `'${id}' is a fleet, not an executor: get one of its ${members.length} members (${members[0]}, ...), or use exec.each("${id}", fn) / exec.list("${id}")`);
+      }
       const known = this.ids().join(", ") || "none";
       throw new ExecError("NOT_FOUND", `no executor '${id}' (configured: ${known})`);
     }

@@ -23,6 +23,7 @@
  * CLEAN=1 means nothing of the command's process group is left, so the agent may be reused.
  * A line without the key (e.g. stdin bytes a command left unread) ends the agent.
  */
+import { shQuoter } from "../../process/sh-quote.js";
 
 export const INIT_SCRIPT = [
   "exec 3<&0 0</dev/null",
@@ -63,10 +64,8 @@ export const AGENT_SCRIPT = [
   "done",
 ].join("\n");
 
-/** sh single-quoting that keeps the result on one line (newlines become "$nl"). */
-export function shQuote(s: string): string {
-  return "'" + s.replace(/'/g, "'\\''").replace(/\n/g, "'\"$nl\"'") + "'";
-}
+/** sh single-quoting on one line: newlines become "$nl" (set by AGENT_SCRIPT). */
+export const shQuote = shQuoter("nl");
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

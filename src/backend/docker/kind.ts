@@ -7,6 +7,7 @@ import { DOCKER_FIELDS, validateDockerEntry, type DockerEntry } from "./entry.js
 export const dockerKind: BackendKind<DockerEntry> = {
   kind: "exec.docker",
   fields: DOCKER_FIELDS,
+  hostField: "host",
   validate: validateDockerEntry,
   open: async (entry) => (await import("./open.js")).openDocker(entry),
   probe: async (entry) => (await import("./open.js")).probeDocker(entry),

@@ -6,6 +6,7 @@ import { INCUS_FIELDS, validateIncusEntry, type IncusEntry } from "./entry.js";
 export const incusKind: BackendKind<IncusEntry> = {
   kind: "exec.incus",
   fields: INCUS_FIELDS,
+  hostField: "instance",
   validate: validateIncusEntry,
   open: async (entry) => (await import("./open.js")).openIncus(entry),
   probe: async (entry) => (await import("./open.js")).probeIncus(entry),

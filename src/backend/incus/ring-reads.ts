@@ -2,7 +2,7 @@
  * An Incus output websocket over the unix socket, read into a ring of buffers that are read
  * into again once nothing refers to them any more, instead of a fresh 64 KiB buffer per read
  * as a socket's 'data' events give (the same cause and cure as the native reader's, see
- * src/backend/native/recycling-reader.ts; figures in the README's Performance section).
+ * src/backend/native/recycling-reader.ts; figures in docs/performance.md).
  *
  * ws gets every read as a 'data' event and keeps views of it: the bytes of a frame that has
  * not fully arrived (until the rest comes and it copies them), and message payloads that fit

@@ -36,6 +36,7 @@
  * signals reach the command only, the pid is unknown, and output may be cut as above.
  */
 import { randomBytes } from "node:crypto";
+import { shQuoter } from "../../process/sh-quote.js";
 
 const MARKER_PREFIX = "\x1emoonexec ";
 const NO_CWD = "nocwd";
@@ -115,10 +116,8 @@ export function warmArgv(): string[] {
 
 const MAX_LINE = 64 * 1024;
 
-/** Quote for sh, on one line: newlines become "$__mx_n" (set by the warm shell). */
-function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`).replace(/\n/g, `'"$__mx_n"'`)}'`;
-}
+/** sh single-quoting on one line: newlines become "$__mx_n" (set by the warm shell). */
+const shq = shQuoter("__mx_n");
 
 /**
  * The line a warm session evaluates to become the command: export the environment (on top

@@ -2,8 +2,8 @@
  * A command's stdout read from a socket into a ring of buffers that are read into again once
  * the stream is done with them (ByteSource.consumed), instead of a fresh 64 KiB buffer per
  * read as a pipe's 'data' events give. Fresh buffers cost an allocation, page faults as the
- * heap cycles through new memory, and garbage collections: on a 1 GiB read, 8.4 thousand
- * faults and 480–580 ms of CPU against ~100 and 150–245 ms (bench/read-ceiling.js).
+ * heap cycles through new memory, and garbage collections (bench/read-ceiling.js; figures
+ * in docs/performance.md).
  *
  * While every slot is still held (the script is slow to read, or waits on another stream), a
  * read goes into a fresh buffer: output is never held back for want of a slot.

@@ -1,9 +1,9 @@
 /**
  * Which way a native command's stdout goes: a pipe, or a socket pair read into reused buffers
- * (recycling-reader.ts). A pair costs about a millisecond per command here (two sockets, and
- * the page faults that making them takes after a fork) and saves about 0.4 ms per MiB read
- * (1 GiB: 1.0 against 1.7 GB/s), so it goes to a command that follows one that wrote at least
- * BULK to stdout: a loop over big outputs gets it from its second command on, a loop of small
+ * (recycling-reader.ts). A pair costs more to make than a pipe (two sockets, and the page
+ * faults that making them takes after a fork) and pays off only on big output (figures in
+ * docs/performance.md), so it goes to a command that follows one that wrote at least BULK to
+ * stdout: a loop over big outputs gets it from its second command on, a loop of small
  * commands never pays for it.
  *
  * Shared by every native executor of the process; the listening socket is made on the first

@@ -1,12 +1,7 @@
-/**
- * The Lua side of the REPL, loaded once into the host as package.loaded["moonexec.repl"]:
- * compile a chunk (as an expression first, like lua.c), run it under a traceback handler,
- * and format its results. Formatting runs in Lua so tables keep their identity: cycles are
- * marked, depth and item counts are bounded, metatables with __tostring/__name are honoured.
- */
-export const REPL_MODULE = "moonexec.repl";
-
-export const REPL_LUA = String.raw`
+-- The Lua side of `moonexec repl`, loaded once into the host as package.loaded["moonexec.repl"]:
+-- compile a chunk (as an expression first, like lua.c), run it under a traceback handler,
+-- and format its results. Formatting runs in Lua so tables keep their identity: cycles are
+-- marked, depth and item counts are bounded, metatables with __tostring/__name are honoured.
 local M = { max_depth = 4, max_items = 50, width = 72 }
 local load, xpcall, pcall, type, tostring, next, ipairs = load, xpcall, pcall, type, tostring, next, ipairs
 local getmetatable, rawget = getmetatable, rawget
@@ -146,4 +141,3 @@ end
 
 package.loaded["moonexec.repl"] = M
 exec = require("exec")
-`;

@@ -1,0 +1,63 @@
+/**
+ * The remote command lines exec.ssh sends: a start wrapper for each command and one group
+ * watcher per connection.
+ *
+ * sshd runs an exec request as `$SHELL -c LINE` in a new session (OpenSSH calls setsid()
+ * for it), so the shell — and whatever it `exec`s — leads its own process group. LINE is
+ *
+ *   exec /bin/sh -c START moonexec CWD NAME=VALUE... ARGV...
+ *
+ * START changes to CWD (a missing directory is reported as the marker `\x1emoonexec nocwd`
+ * on stderr, exit 126), writes `\x1emoonexec PID g|p\n` as the first bytes of stderr (`g`:
+ * PID leads its process group, so `kill -SIG -PID` reaches the whole tree), then
+ * `exec env -i` with the login's HOME/USER/LOGNAME/PATH/SHELL, then the command's variables
+ * (later ones win), then ARGV. Every exec keeps the pid: PID is the command's own pid.
+ * The environment goes this way because sshd drops `env` requests unless AcceptEnv
+ * allows them.
+ *
+ * Signals: sshd ignores "signal" channel requests for root sessions, and many servers ignore
+ * them entirely; so each connection runs a WATCHER session that reads lines on stdin:
+ *   a T   watch target T (`-PGID` for a group, `PID` otherwise)
+ *   x T   the command ended: stop watching T unless processes of its group remain
+ *   d T   stop watching T
+ *   k N T send signal N to T, answer `k` on stdout
+ *   K N T the same, only while T is watched (after the command ended its pid may be reused)
+ * When its stdin ends — the connection closed, or the host died — it SIGKILLs every target
+ * it still watches, so no remote command outlives its connection.
+ */
+
+/** Quote one word for a Bourne shell. Newlines stay literal inside the quotes. */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const START =
+  `c=$1; shift; ` +
+  `if [ -n "$c" ]; then cd "$c" 2>/dev/null || { printf '\\036moonexec nocwd\\n' >&2; exit 126; }; fi; ` +
+  `g=; read -r _ _ _ _ g _ 2>/dev/null </proc/$$/stat; [ "$g" = "$$" ] && m=g || m=p; ` +
+  `printf '\\036moonexec %s %s\\n' "$$" "$m" >&2; ` +
+  `exec env -i \${HOME+"HOME=$HOME"} \${USER+"USER=$USER"} \${LOGNAME+"LOGNAME=$LOGNAME"} \${PATH+"PATH=$PATH"} \${SHELL+"SHELL=$SHELL"} "$@"`;
+
+/** The exec request line for one command. */
+export function commandLine(argv: string[], cwd: string | undefined, env: Record<string, string>): string {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  // env(1) would take an argv[0] containing '=' as one more variable.
+  const words = argv[0]?.includes("=") ? ["/bin/sh", "-c", 'exec "$@"', "sh", ...argv] : argv;
+  return ["exec", "/bin/sh", "-c", shq(START), "moonexec", shq(cwd ?? ""), ...vars.map(shq), ...words.map(shq)].join(" ");
+}
+
+const WATCHER =
+  `g=' '; ` +
+  `while IFS= read -r l; do set -- $l; case $1 in ` +
+  `a) g="$g$2 " ;; ` +
+  `x) if ! kill -0 "$2" 2>/dev/null; then case $g in *" $2 "*) g="\${g%% $2 *} \${g#* $2 }" ;; esac; fi ;; ` +
+  `d) case $g in *" $2 "*) g="\${g%% $2 *} \${g#* $2 }" ;; esac ;; ` +
+  `k) kill -"$2" "$3" 2>/dev/null; echo k ;; ` +
+  `K) case $g in *" $3 "*) kill -"$2" "$3" 2>/dev/null ;; esac; echo k ;; ` +
+  `esac; done; ` +
+  `for t in $g; do kill -9 "$t" 2>/dev/null; done`;
+
+/** The exec request line of the per-connection watcher. */
+export function watcherLine(): string {
+  return `exec /bin/sh -c ${shq(WATCHER)}`;
+}
