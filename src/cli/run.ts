@@ -9,13 +9,32 @@ export async function runCommand(opts: CliOptions): Promise<number> {
   if (typeof host === "number") return host;
 
   let interrupts = 0;
-  const onSigint = () => {
+  // The customary exit status of a run ended by a signal or a closed pipe: 128 + its number.
+  let stopCode: number | undefined;
+  const stop = (code: number) => {
     interrupts++;
-    if (interrupts > 1) process.exit(130); // second Ctrl-C: give up waiting for cleanup
+    stopCode ??= code;
+    if (interrupts > 1) process.exit(stopCode); // second Ctrl-C: give up waiting for cleanup
     host.interrupt();
   };
+  const onSigint = () => stop(130);
+  const onSigterm = () => stop(143);
   process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigint);
+  process.on("SIGTERM", onSigterm);
+  // `moonexec run s.lua | head -1`: the reader went away. Stop the script and kill what it
+  // started, as the shell's SIGPIPE would, and exit 141 without a word (stays installed:
+  // later writes fail the same way).
+  const onOutputError = (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") {
+      if (stopCode === undefined) stop(141);
+    } else if (stopCode === undefined) {
+      stopCode = 74; // EX_IOERR
+      process.stderr.write(`moonexec: cannot write output: ${e.message}\n`);
+      host.interrupt();
+    }
+  };
+  process.stdout.on("error", onOutputError);
+  process.stderr.on("error", onOutputError);
   // The event loop emptied while the script still waits: nothing can ever wake it.
   const onStuck = () => host.stuck();
   process.on("beforeExit", onStuck);
@@ -24,14 +43,14 @@ export async function runCommand(opts: CliOptions): Promise<number> {
   try {
     await host.runFile(opts.script!, opts.scriptArgs);
   } catch (e) {
-    code = reportError(e);
+    code = stopCode === 141 ? 141 : reportError(e);
   } finally {
     await host.dispose();
     process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigint);
+    process.off("SIGTERM", onSigterm);
     process.off("beforeExit", onStuck);
   }
-  return code;
+  return stopCode ?? code;
 }
 
 /** Print a failed run to stderr; returns the exit code it stands for. */

@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { ConfigError } from "../errors.js";
 import type { BackendKind } from "../backend/contract.js";
 import type { Config, Entry } from "./entry.js";
-import { COMMON_FIELDS, checkField, describe } from "./fields.js";
+import { COMMON_FIELDS, checkEnvMap, checkField, describe } from "./fields.js";
 import { checkFleetIds, expandFleet } from "./fleet.js";
 
 export const DEFAULT_CONFIG_FILE = "moonexec.yaml";
@@ -66,11 +66,11 @@ export function configFromObject(kinds: Map<string, BackendKind>, doc: unknown, 
   for (const key of Object.keys(top)) {
     if (!TOP_LEVEL.has(key)) throw new ConfigError(`${file}: unknown top-level key '${key}' (expected ${[...TOP_LEVEL].join(", ")})`);
   }
-  const namespace = top.namespace ?? basename(file, extname(file));
+  const namespace = own(top, "namespace") ?? basename(file, extname(file));
   if (typeof namespace !== "string" || !/^[A-Za-z0-9_.-]+$/.test(namespace)) {
     throw new ConfigError(`${file}: 'namespace' must be a word of letters, digits, '_', '.', '-', got ${describe(namespace)}`);
   }
-  const list = top.entries ?? [];
+  const list = own(top, "entries") ?? [];
   if (!Array.isArray(list)) throw new ConfigError(`${file}: 'entries' must be a list, got ${describe(list)}`);
   const entries = new Map<string, Entry>();
   const fleets: string[] = [];
@@ -93,16 +93,19 @@ function validateEntry(kinds: Map<string, BackendKind>, raw: unknown, at: string
     throw new ConfigError(`${at}: must be a map, got ${describe(raw)}`);
   }
   const obj = raw as Record<string, unknown>;
-  if (typeof obj.name !== "string" || !/^[A-Za-z0-9_.-]+$/.test(obj.name)) {
-    throw new ConfigError(`${at}: field 'name' must be a word of letters, digits, '_', '.', '-', got ${describe(obj.name)}`);
+  const name = own(obj, "name");
+  if (typeof name !== "string" || !/^[A-Za-z0-9_.-]+$/.test(name)) {
+    throw new ConfigError(`${at}: field 'name' must be a word of letters, digits, '_', '.', '-', got ${describe(name)}`);
   }
-  const where = `${at.split(": ")[0]}: entry '${namespace}:${obj.name}'${from}`;
-  if (typeof obj.kind !== "string") throw new ConfigError(`${where}: field 'kind' is required (one of ${[...kinds.keys()].join(", ")})`);
-  const kind = kinds.get(obj.kind);
-  if (!kind) throw new ConfigError(`${where}: unknown kind '${obj.kind}' (expected one of ${[...kinds.keys()].join(", ")})`);
-  const entry: Entry = { id: `${namespace}:${obj.name}`, name: obj.name, kind: obj.kind, default_env: {}, where };
+  const where = `${at.split(": ")[0]}: entry '${namespace}:${name}'${from}`;
+  const kindName = own(obj, "kind");
+  if (typeof kindName !== "string") throw new ConfigError(`${where}: field 'kind' is required (one of ${[...kinds.keys()].join(", ")})`);
+  const kind = kinds.get(kindName);
+  if (!kind) throw new ConfigError(`${where}: unknown kind '${kindName}' (expected one of ${[...kinds.keys()].join(", ")})`);
+  const entry: Entry = { id: `${namespace}:${name}`, name, kind: kindName, default_env: {}, where };
   for (const [field, value] of Object.entries(obj)) {
-    const type = COMMON_FIELDS[field] ?? kind.fields[field];
+    // Own keys only: 'constructor', 'toString', '__proto__' are unknown fields, not Object.prototype's.
+    const type = own(COMMON_FIELDS, field) ?? own(kind.fields, field);
     if (!type) {
       const known = [...Object.keys(COMMON_FIELDS), ...Object.keys(kind.fields)].join(", ");
       throw new ConfigError(`${where}: unknown field '${field}' for kind ${kind.kind} (known: ${known})`);
@@ -110,6 +113,13 @@ function validateEntry(kinds: Map<string, BackendKind>, raw: unknown, at: string
     if (value === null || value === undefined) continue;
     entry[field] = checkField(where, field, type, value);
   }
+  checkEnvMap(where, "default_env", entry.default_env);
+  if (entry.default_work_dir?.includes("\0")) throw new ConfigError(`${where}: field 'default_work_dir' must not contain a NUL byte`);
   kind.validate?.(entry, where);
   return entry;
+}
+
+/** obj[key] when obj has it as its own property (never from Object.prototype). */
+function own<T>(obj: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }

@@ -149,11 +149,16 @@ export function execNatives(registry: Registry, handles: Handles): Record<string
       const data = a.bytes(2, "push_file: content");
       const remote = a.value(3);
       if (typeof remote !== "string") throw new ExecError("INVALID", "push_file: remote_path must be a string");
-      const o = (a.value(4) ?? {}) as Record<string, LuaValue>;
+      const raw = a.value(4) ?? {};
+      if (typeof raw !== "object" || Array.isArray(raw) || raw instanceof Uint8Array) throw new ExecError("INVALID", "push_file: opts must be a table");
+      const o = raw as Record<string, LuaValue>;
       const num = (k: string) => {
-        const v = o[k];
+        const v = Object.hasOwn(o, k) ? o[k] : undefined;
         if (v === undefined) return undefined;
-        if (typeof v !== "number") throw new ExecError("INVALID", `push_file: opts.${k} must be a number`);
+        // Incus takes a 32-bit id; 4294967295 is (uid_t)-1, "no change".
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 4294967294) {
+          throw new ExecError("INVALID", `push_file: opts.${k} must be a whole number between 0 and 4294967294, got ${typeof v === "number" ? String(v) : typeof v}`);
+        }
         return v;
       };
       await ex.backend.pushFile(data, remote, { mode: parseFileMode(o.mode), uid: num("uid"), gid: num("gid") });

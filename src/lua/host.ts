@@ -322,6 +322,6 @@ function readSource(path: string): Buffer {
 function resolveConfig(c: HostOptions["config"]): Config {
   const kinds = builtinKinds();
   if (c === undefined || typeof c === "string") return loadConfig(kinds, c);
-  if ("entries" in c && c.entries instanceof Map) return c as Config;
+  if (c !== null && typeof c === "object" && "entries" in c && c.entries instanceof Map) return c as Config;
   return configFromObject(kinds, c, "config object");
 }

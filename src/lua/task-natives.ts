@@ -10,6 +10,7 @@ import type { Args, NativeFn } from "./natives.js";
 import type { Handles } from "./handles.js";
 import type { LuaStack } from "./values.js";
 import { ProcView, StreamHandle } from "./exec-natives.js";
+import { MAX_TIMEOUT_SECONDS } from "../process/exec-options.js";
 
 interface TaskState {
   finished: boolean;
@@ -24,6 +25,7 @@ export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): 
   const seconds = (v: unknown, what: string): number | undefined => {
     if (v === undefined) return undefined;
     if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new ExecError("INVALID", `${what}: timeout must be a number of seconds ≥ 0`);
+    if (v > MAX_TIMEOUT_SECONDS) throw new ExecError("INVALID", `${what}: timeout must be at most ${MAX_TIMEOUT_SECONDS} seconds (~24.8 days, the timer limit), got ${v}`);
     return v;
   };
   /** A wait that ends after `s` seconds; `cancel` clears its timer. */

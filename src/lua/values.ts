@@ -160,7 +160,9 @@ export class LuaStack {
         lua.lua_settop(L, -2);
         continue;
       }
-      obj[key] = this.read(L, -1, depth + 1);
+      // A key "__proto__" is data like any other (an assignment would set the prototype).
+      if (key === "__proto__") Object.defineProperty(obj, key, { value: this.read(L, -1, depth + 1), enumerable: true, writable: true, configurable: true });
+      else obj[key] = this.read(L, -1, depth + 1);
       keys++;
       lua.lua_settop(L, -2);
     }

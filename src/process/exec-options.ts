@@ -1,6 +1,10 @@
 /** Validation of the opts table of executor:exec(cmd, opts). Errors name the field. */
 import { ExecError } from "../errors.js";
 import { checkEncoding } from "../stream/decoder.js";
+import { envNameProblem, envValueProblem } from "./env-check.js";
+
+/** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer delay fires after 1 ms. */
+export const MAX_TIMEOUT_SECONDS = (2 ** 31 - 1) / 1000;
 
 export interface ExecOptions {
   work_dir?: string;
@@ -25,23 +29,29 @@ export function parseExecOptions(raw: Record<string, unknown> | undefined): Exec
     if (value === undefined || value === null) continue;
     switch (key) {
       case "work_dir":
-        if (typeof value !== "string" || value === "") throw bad(key, "a non-empty string", value);
+        if (typeof value !== "string" || value === "") throw bad(key, "a non-empty string of UTF-8 text", value);
+        if (value.includes("\0")) throw new ExecError("INVALID", "opts.work_dir: must not contain a NUL byte");
         out.work_dir = value;
         break;
       case "env": {
         if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) throw bad(key, "a table of strings", value);
-        const env: Record<string, string> = {};
+        // No prototype: '__proto__' or 'toString' are names like any other.
+        const env: Record<string, string> = Object.create(null);
         for (const [k, v] of Object.entries(value as object)) {
+          const name = envNameProblem(k);
+          if (name) throw new ExecError("INVALID", `opts.env: ${JSON.stringify(k)}: environment ${name}`);
           if (typeof v === "number" || typeof v === "boolean") env[k] = String(v);
           else if (typeof v === "string") env[k] = v;
-          else if (v instanceof Uint8Array) env[k] = Buffer.from(v).toString("utf8");
-          else throw bad(`env.${k}`, "a string", v);
+          else throw bad(`env.${k}`, "a string of UTF-8 text (environment values cross as text on every backend)", v);
+          const problem = envValueProblem(env[k]!);
+          if (problem) throw new ExecError("INVALID", `opts.env.${k}: environment ${problem}`);
         }
         out.env = env;
         break;
       }
       case "timeout":
         if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) throw bad(key, "a positive number of seconds", value);
+        if (value > MAX_TIMEOUT_SECONDS) throw bad(key, `at most ${MAX_TIMEOUT_SECONDS} seconds (~24.8 days, the timer limit)`, value);
         out.timeout = value;
         break;
       case "stdin":
@@ -74,6 +84,7 @@ export function parseExecOptions(raw: Record<string, unknown> | undefined): Exec
 }
 
 function bad(field: string, want: string, got: unknown): ExecError {
-  const shown = got instanceof Uint8Array ? "a string" : typeof got === "object" ? "a table" : `${typeof got} ${JSON.stringify(got)}`;
+  const shown =
+    got instanceof Uint8Array ? "a string that is not UTF-8" : typeof got === "object" ? "a table" : typeof got === "number" ? `number ${String(got)}` : `${typeof got} ${JSON.stringify(got)}`;
   return new ExecError("INVALID", `opts.${field}: must be ${want}, got ${shown}`);
 }

@@ -42,6 +42,7 @@ export class Executor {
     readonly entry: Entry,
     readonly backend: ExecutorBackend,
     private readonly options: ExecutorOptions = {},
+    private readonly onRelease?: (e: Executor) => void,
   ) {
     this.whitelist = new Whitelist(entry.command_whitelist);
   }
@@ -59,6 +60,8 @@ export class Executor {
     if (this.released) throw new ExecError("CLOSED", `executor ${this.id} was released`);
     const argv = typeof command === "string" ? splitCommand(command) : command;
     if (argv.length === 0 || argv[0] === "") throw new ExecError("INVALID", "cmd: empty command");
+    const nul = argv.findIndex((w) => w.includes("\0"));
+    if (nul >= 0) throw new ExecError("INVALID", `cmd: word ${nul + 1} contains a NUL byte (no program can receive one)`);
     this.whitelist.check(command, this.id);
     let tag = opts.tag;
     if (opts.background) {
@@ -122,6 +125,7 @@ export class Executor {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    this.onRelease?.(this);
     await Promise.allSettled([...this.procs].map((p) => p.dispose()));
     this.procs.clear();
     await this.backend.release();

@@ -1,4 +1,4 @@
-/** Maps executor ids from the config to executors; remembers every executor it handed out. */
+/** Maps executor ids from the config to executors; remembers the executors it handed out until they are released. */
 import { ExecError, toExecError } from "../errors.js";
 import type { Config } from "../config/entry.js";
 import type { BackendKind } from "../backend/contract.js";
@@ -51,7 +51,8 @@ export class Registry {
     } catch (e) {
       throw toExecError(e, "UNAVAILABLE");
     }
-    const executor = new Executor(entry, backend, this.options);
+    // A released executor is forgotten: a long-lived host must not keep every one it made.
+    const executor = new Executor(entry, backend, this.options, (e) => this.live.delete(e));
     this.live.add(executor);
     return executor;
   }

@@ -48,6 +48,9 @@ export const DOCKER_FIELDS: Record<string, FieldType> = {
 export const MIN_MEMORY = 6 * 1024 * 1024;
 /** moonexec's own processes in the container: init + its reader, an agent, a command, two relays. */
 export const MIN_PIDS = 8;
+/** The kernel's limits, beyond which the container fails to start: cpu.cfs_quota_us and pids.max (PID_MAX_LIMIT). */
+export const MAX_CPU_QUOTA = 2 ** 44 - 1;
+export const MAX_PIDS = 4194304;
 
 export interface VolumeSpec {
   source: string;
@@ -94,6 +97,8 @@ export function validateDockerEntry(entry: DockerEntry, where: string): void {
   if (entry.user !== undefined && !USER.test(entry.user)) fail("user", `must be "user", "uid" or "uid:gid", got "${entry.user}"`);
   if (entry.memory_limit !== undefined && entry.memory_limit < MIN_MEMORY) fail("memory_limit", `must be at least ${MIN_MEMORY} bytes (6 MiB, docker's minimum), got ${entry.memory_limit}`);
   if (entry.cpu_quota !== undefined && entry.cpu_quota < 1000) fail("cpu_quota", `must be at least 1000 (microseconds per 100000; 100000 = 1 CPU), got ${entry.cpu_quota}`);
+  if (entry.cpu_quota !== undefined && entry.cpu_quota > MAX_CPU_QUOTA) fail("cpu_quota", `must be at most ${MAX_CPU_QUOTA} (the kernel's limit), got ${entry.cpu_quota}`);
+  if (entry.pids_limit !== undefined && entry.pids_limit > MAX_PIDS) fail("pids_limit", `must be at most ${MAX_PIDS} (the kernel's limit), got ${entry.pids_limit}`);
   if (entry.pids_limit !== undefined && entry.pids_limit < MIN_PIDS) fail("pids_limit", `must be at least ${MIN_PIDS} (moonexec itself runs a few processes in the container), got ${entry.pids_limit}`);
   for (const field of ["cap_drop", "cap_add"] as const) {
     entry[field]?.forEach((c, i) => {

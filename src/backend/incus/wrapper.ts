@@ -29,7 +29,7 @@
  * writes `TOKEN e` to stdout and to stderr, and then stops itself (SIGSTOP, no helper
  * process) until the client, having received both, sends SIGUSR1 and SIGCONT on the
  * control socket — only then does it exit, with the child's status (128+N for a signal
- * death, as Incus would report it). If the client goes away, Incus SIGKILLs it.
+ * death, as Incus would report it). If the client goes away, Incus SIGKILLs it, and WATCHER kills the rest of the group.
  *
  * The client removes the marker and the TOKEN records (a random token per command) from
  * the streams. A missing /bin/sh is detected at open() and then commands run unwrapped:
@@ -54,6 +54,17 @@ const STAGE1 =
   `if [ "$__mx_g" != "$$" ] && command -v setsid >/dev/null 2>&1; then printf '\\036moonexec %s g\\n' "$$" >&2; exec setsid -- /bin/sh -c "$1" moonexec g "$@"; fi; ` +
   `[ "$__mx_g" = "$$" ] && __mx_m=g || __mx_m=p; printf '\\036moonexec %s %s\\n' "$$" "$__mx_m" >&2; exec /bin/sh -c "$1" moonexec "$__mx_m" "$@"`;
 
+/**
+ * The command's watchdog: when the client goes away Incus kills the wrapper (stage 2) but not
+ * its children. A subshell in the command's group (deaf to the signals a script sends the
+ * group, holding none of its pipes) checks every second that the wrapper lives, and when it
+ * is gone kills the group (mode p: the command). The wrapper kills it before it exits
+ * normally, so a finished command's own background children stay until release().
+ */
+const WATCHER =
+  `( trap '' HUP INT QUIT TERM USR1 USR2 ALRM; while kill -0 $$ 2>/dev/null; do sleep 1; done; ` +
+  `if [ "$__mx_m" = g ]; then kill -9 -$$; else kill -9 "$__mx_c"; fi ) </dev/null >/dev/null 2>&1 & __mx_w=$!; `;
+
 const STAGE2 =
   `__mx_m=$1; __mx_t=$3; __mx_u=$5; shift 5; [ -n "$__mx_u" ] && unset $__mx_u; ` +
   `__mx_d=; __mx_go=; __mx_i=; __mx_c=; ` +
@@ -61,14 +72,17 @@ const STAGE2 =
   `trap '__mx_i=1; if [ -n "$__mx_d" ]; then __mx_go=1; elif [ "$__mx_m" = p ]; then kill -USR1 "$__mx_c" 2>/dev/null; fi' USR1; ` +
   // Mode g: the child in the foreground (a background job of sh starts with SIGINT ignored);
   // it reports its own pid. Mode p: in the background, so the traps can forward signals.
+  // WATCHER starts once the group (g) or the child's pid (p) is known.
   `exec 3<&0; if [ "$__mx_m" = g ]; then ` +
+  WATCHER +
   `(read -r __mx_c _ </proc/self/stat || __mx_c=0; printf '%sp%s;' "$__mx_t" "$__mx_c" >&2; exec "$@") <&3 3<&-; __mx_rc=$?; exec 3<&-; else ` +
   `(exec "$@") <&3 3<&- & __mx_c=$!; exec 3<&-; ` +
+  WATCHER +
   `printf '%sp%s;' "$__mx_t" "$__mx_c" >&2; ` +
   `while :; do __mx_i=; wait "$__mx_c"; __mx_rc=$?; [ -n "$__mx_i" ] && kill -0 "$__mx_c" 2>/dev/null && continue; break; done; fi; ` +
   `__mx_d=1; printf '%se' "$__mx_t"; printf '%se' "$__mx_t" >&2; ` +
   `while [ -z "$__mx_go" ]; do kill -STOP $$; done; ` +
-  `exit "$__mx_rc"`;
+  `kill -9 "$__mx_w" 2>/dev/null; exit "$__mx_rc"`;
 
 /** A fresh random token for one command's records. */
 export function newToken(): string {

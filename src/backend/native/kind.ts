@@ -5,6 +5,8 @@ import type { Entry } from "../../config/entry.js";
 import type { BackendKind, ExecutorBackend } from "../contract.js";
 import { startNative } from "./native-command.js";
 import { executorOpened, executorReleased } from "./stdout-route.js";
+import { CommandGroups } from "./groups.js";
+import { ensureWatchdog } from "./watchdog.js";
 
 let execaModule: Promise<typeof import("execa")> | undefined;
 
@@ -18,12 +20,15 @@ export const nativeKind: BackendKind<Entry> = {
   async open(): Promise<ExecutorBackend> {
     const { execa } = await (execaModule ??= import("execa")); // on first use: execa costs start-up time
     executorOpened();
+    ensureWatchdog();
+    const groups = new CommandGroups();
     let released = false;
     return {
-      spawn: (spec) => startNative(execa, spec),
+      spawn: (spec) => startNative(execa, spec, groups),
       release: async () => {
         if (released) return;
         released = true;
+        groups.killAll(); // groups whose leader exited (the executor's running commands are disposed first)
         await executorReleased();
       },
     };

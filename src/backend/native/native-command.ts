@@ -10,6 +10,7 @@ import type { ByteSource } from "../../stream/byte-source.js";
 import type { RecyclingReader } from "./recycling-reader.js";
 import type { StdoutPair } from "./socket-pairs.js";
 import { noteStdout, stdoutPair } from "./stdout-route.js";
+import { CommandGroups } from "./groups.js";
 
 type Subprocess = ResultPromise<{ buffer: false; reject: false; detached: true }>;
 type Execa = (typeof import("execa"))["execa"];
@@ -21,13 +22,13 @@ type Execa = (typeof import("execa"))["execa"];
  * with bulk output, stdout goes through a socket pair read into reused buffers, and the start
  * waits for the pair to be made (see stdout-route.ts).
  */
-export function startNative(execa: Execa, spec: CommandSpec): RunningCommand | Promise<RunningCommand> {
+export function startNative(execa: Execa, spec: CommandSpec, groups: CommandGroups = new CommandGroups()): RunningCommand | Promise<RunningCommand> {
   if (spec.cwd !== undefined && !isDirectory(spec.cwd)) throw new ExecError("NOT_FOUND", `work_dir ${spec.cwd} does not exist`);
   const pair = stdoutPair();
-  return pair ? pair.then((p) => spawnWith(execa, spec, p)) : spawnWith(execa, spec, undefined);
+  return pair ? pair.then((p) => spawnWith(execa, spec, p, groups)) : spawnWith(execa, spec, undefined, groups);
 }
 
-function spawnWith(execa: Execa, spec: CommandSpec, pair: StdoutPair | undefined): RunningCommand | Promise<RunningCommand> {
+function spawnWith(execa: Execa, spec: CommandSpec, pair: StdoutPair | undefined, groups: CommandGroups): RunningCommand | Promise<RunningCommand> {
   const [file, ...args] = spec.argv;
   const child = execa(file!, args, {
     cwd: spec.cwd,
@@ -44,30 +45,46 @@ function spawnWith(execa: Execa, spec: CommandSpec, pair: StdoutPair | undefined
     cleanup: false, // the host's own shutdown handling kills groups, not just the leader
   }) as Subprocess;
   pair?.theirs.destroy(); // the child has its own copy (or there is no child)
-  if (child.pid !== undefined) return new NativeCommand(child, pair?.reader);
+  if (child.pid !== undefined) return new NativeCommand(child, groups, pair?.reader);
   return new Promise<RunningCommand>((resolve, reject) => {
-    child.once("spawn", () => resolve(new NativeCommand(child, pair?.reader)));
-    child.once("error", (e: NodeJS.ErrnoException) => {
+    let settled = false;
+    const failed = (e: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
       pair?.reader.destroy();
       reject(spawnError(e, spec));
+    };
+    child.once("spawn", () => {
+      if (settled) return;
+      settled = true;
+      resolve(new NativeCommand(child, groups, pair?.reader));
     });
+    child.once("error", failed);
+    // Some failures (E2BIG, a refused option) come with no 'error' event: only the result says so.
+    void child.then((r) => r.failed && failed((r.cause ?? r) as NodeJS.ErrnoException));
   });
 }
 
 function spawnError(e: NodeJS.ErrnoException, spec: CommandSpec): ExecError {
   if (e.code === "ENOENT") return new ExecError("NOT_FOUND", `command not found: ${spec.argv[0]}`);
   if (e.code === "EACCES") return new ExecError("PERMISSION_DENIED", `command not executable: ${spec.argv[0]}`);
+  if (e.code === "E2BIG") return new ExecError("INVALID", `cmd: arguments and environment too long for the system (E2BIG) starting ${spec.argv[0]}`);
   return new ExecError("INTERNAL", `cannot start ${spec.argv[0]}: ${e.message}`);
 }
 
 class NativeCommand implements RunningCommand {
   readonly exited: Promise<ExitInfo>;
   private gone = false;
+  private killed = false;
 
   constructor(
     private readonly child: Subprocess,
+    private readonly groups: CommandGroups,
     private readonly reader?: RecyclingReader,
   ) {
+    const pgid = child.pid!;
+    groups.started(pgid);
+    child.once("exit", () => this.killed || groups.leaderExited(pgid)); // the leader was reaped
     // EPIPE when the child stops reading stdin is not the script's problem.
     child.stdin.on("error", () => {});
     const drained = Promise.all([stdoutEnded(child, reader), finished(child.stderr).catch(() => {})]);
@@ -116,6 +133,8 @@ class NativeCommand implements RunningCommand {
   async dispose(): Promise<void> {
     // Kill the group even after the leader exited: background children may remain.
     await this.signal(constants.signals.SIGKILL);
+    this.killed = true;
+    this.groups.killed(this.child.pid!);
     this.child.stdin.destroy();
     if (!this.gone) {
       await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000).unref())]);
