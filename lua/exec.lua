@@ -2,7 +2,7 @@
 -- Every call returns value, err (nil, err on failure). Objects hold a host handle
 -- number; all work happens in the host (src/lua/exec-natives.ts).
 local N, settle, new_error = ...
-local setmetatable, getmetatable = setmetatable, getmetatable
+local setmetatable = setmetatable
 
 local Executor = { __name = "exec.executor" }
 Executor.__index = Executor
@@ -10,11 +10,16 @@ local Process = { __name = "exec.process" }
 Process.__index = Process
 local Stream = { __name = "exec.stream" }
 Stream.__index = Stream
+-- getmetatable gives the name, never the table: a script that could reach these could swap
+-- their __gc, which Lua runs with every hook off (beyond the time limit and Ctrl-C).
+Executor.__metatable, Process.__metatable, Stream.__metatable = Executor.__name, Process.__name, Stream.__name
+-- What each object is, by identity (a table can claim any __metatable name).
+local kind_of = setmetatable({}, { __mode = "k" })
 
 -- Methods called with '.' instead of ':' get a clear error instead of a crash.
 local function method(mt, name, native)
   return function(self, ...)
-    if getmetatable(self) ~= mt then
+    if kind_of[self] ~= mt then
       return nil, new_error("INVALID", name .. ": self is not an " .. mt.__name .. " (call it with ':')")
     end
     return settle(native(self._h, ...))
@@ -28,7 +33,9 @@ local exec = {}
 local collect_due, collectgarbage = N.collect_due, collectgarbage
 local function object(mt, h, id)
   if settle(collect_due()) then collectgarbage() end
-  return setmetatable({ _h = h, id = id }, mt)
+  local o = setmetatable({ _h = h, id = id }, mt)
+  kind_of[o] = mt
+  return o
 end
 
 function exec.get(id)
@@ -97,8 +104,8 @@ Stream.close = method(Stream, "stream:close", N.stream_close)
 
 -- for line in stream:lines() do ... end  (errors are raised, not returned)
 function Stream:lines()
-  if getmetatable(self) ~= Stream then
-    error(tostring(new_error("INVALID", "stream:lines: self is not a " .. Stream.__name .. " (call it with ':')")), 2)
+  if kind_of[self] ~= Stream then
+    error(tostring(new_error("INVALID", "stream:lines: self is not an " .. Stream.__name .. " (call it with ':')")), 2)
   end
   return function()
     local line, err = self:read_line()
@@ -113,6 +120,5 @@ local free = N.free
 local function gc(self) free(rawget(self, "_h")) end
 Executor.__gc, Process.__gc, Stream.__gc = gc, gc, gc
 
-exec.Executor, exec.Process, exec.Stream = Executor, Process, Stream
 require("exec.fleet")(exec) -- exec.list, exec.each, exec.print_lines (lua/fleet.lua)
 return exec

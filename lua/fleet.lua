@@ -168,8 +168,8 @@ function exec.print_lines(source, prefix)
   if prefix == nil then prefix = "" end
   if type(prefix) ~= "string" then return nil, new_error("INVALID", "exec.print_lines: prefix must be a string, got " .. type(prefix)) end
   local mt = getmetatable(source)
-  if mt == exec.Stream then return pump(source, 1, prefix) end
-  if mt ~= exec.Process then return nil, new_error("INVALID", "exec.print_lines: source must be a process or a stream, got " .. type(source)) end
+  if mt == "exec.stream" then return pump(source, 1, prefix) end
+  if mt ~= "exec.process" then return nil, new_error("INVALID", "exec.print_lines: source must be a process or a stream, got " .. type(source)) end
   local out, err = source:stdout_stream()
   if out == nil then return nil, err end
   local errs

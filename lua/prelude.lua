@@ -15,6 +15,7 @@ local yield, raw_resume, raw_status, raw_create, raw_close, raw_running, raw_isy
 local pack, unpack, concat = table.pack, table.unpack, table.concat
 local select, type, error, tostring, tonumber, setmetatable, pairs, rawequal, pcall =
   select, type, error, tostring, tonumber, setmetatable, pairs, rawequal, pcall
+local getmetatable = getmetatable
 local sub, format, gsub, gmatch, byte, find = string.sub, string.format, string.gsub, string.gmatch, string.byte, string.find
 local raw_load, raw_dump = load, string.dump
 local raw_debug = debug
@@ -359,7 +360,15 @@ function sdebug.upvaluejoin(f1, n1, f2, n2)
 end
 
 sdebug.traceback = raw_debug.traceback
-sdebug.getmetatable = raw_debug.getmetatable
+-- Metatables whose __gc is a host function (exec objects) stay hidden, as getmetatable
+-- hides them: a script must not swap what Lua runs as their finalizer.
+local raw_getfield = rawget
+local function host_mt(mt) return type(mt) == "table" and is_host(raw_getfield(mt, "__gc")) end
+function sdebug.getmetatable(v)
+  local mt = raw_debug.getmetatable(v)
+  if host_mt(mt) then return getmetatable(v) end
+  return mt
+end
 sdebug.getuservalue = raw_debug.getuservalue
 sdebug.setuservalue = raw_debug.setuservalue
 sdebug.setcstacklimit = raw_debug.setcstacklimit
@@ -451,7 +460,11 @@ local function without_gc(set)
   end
 end
 _ENV.setmetatable = without_gc(setmetatable)
-sdebug.setmetatable = without_gc(raw_debug.setmetatable)
+local raw_dsetmetatable = without_gc(raw_debug.setmetatable)
+function sdebug.setmetatable(v, mt)
+  if host_mt(raw_debug.getmetatable(v)) or host_mt(mt) then error("cannot change a protected metatable", 2) end
+  return raw_dsetmetatable(v, mt)
+end
 
 debug = sdebug
 loaded.debug = sdebug
@@ -507,10 +520,22 @@ package_t.searchers = { searcher_preload, searcher_lua }
 local default_path = N.module_path
 package_t.path = default_path
 
--- Built-in modules, compiled on first require.
+-- Built-in modules, compiled on first require, see the globals as they are now: a script
+-- that replaced a global (rawget, say, which exec's finalizer calls with every hook off)
+-- must not have it run as host code.
+local host_env = {}
+for k, v in pairs(_G) do
+  if type(v) == "table" and v ~= _G and k ~= "package" then
+    local copy = {}
+    for k2, v2 in pairs(v) do copy[k2] = v2 end
+    v = copy
+  end
+  host_env[k] = v
+end
+host_env._G = host_env
 for name, source in pairs(N.builtin_sources) do
   preload[name] = function()
-    return assert(raw_load(source, HOST_PREFIX .. name .. "]", "t"))(N, settle, new_error)
+    return assert(raw_load(source, HOST_PREFIX .. name .. "]", "t", host_env))(N, settle, new_error)
   end
 end
 

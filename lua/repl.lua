@@ -27,6 +27,16 @@ end
 
 local function meta(v, field)
   local mt = getmetatable(v)
+  if type(mt) == "string" then
+    -- A protected metatable (exec objects) shows only its name; tostring still honours its
+    -- __tostring, and without one gives "name: 0x...".
+    if field == "__name" then return mt end
+    if field == "__tostring" then
+      local s = tostring(v)
+      return s:sub(1, #mt + 2) ~= mt .. ": " or nil
+    end
+    return nil
+  end
   if type(mt) ~= "table" then return nil end
   return rawget(mt, field)
 end

@@ -71,8 +71,8 @@ end
 local function describe(item)
   if is_task(item) then return { kind = "task", h = item.id } end
   local mt = getmetatable(item)
-  if type(item) == "table" and mt and mt.__name == "exec.stream" then return { kind = "stream", h = item._h } end
-  if type(item) == "table" and mt and mt.__name == "exec.process" then return { kind = "process", h = item._h } end
+  if type(item) == "table" and mt == "exec.stream" then return { kind = "stream", h = item._h } end
+  if type(item) == "table" and mt == "exec.process" then return { kind = "process", h = item._h } end
   return { kind = "unknown" }
 end
 

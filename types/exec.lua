@@ -111,10 +111,6 @@ function exec.each(ids, fn, opts) end
 ---@return exec.Error? err
 function exec.print_lines(source, prefix) end
 
----The classes, for `getmetatable(x) == exec.Process` checks.
-exec.Executor = Executor
-exec.Process = Process
-exec.Stream = Stream
 
 ---Build a command. A string is split into words like a shell would (quotes, backslashes) but run
 ---without a shell: `|`, `;`, `$X`, `>` stay literal. A whitelist rejection spawns nothing.

@@ -16,11 +16,11 @@ it("s.lines(), p.wait(), ex.exec() and friends called with '.' say INVALID and h
       local _, serr = p.start()
       assert(p:start()); p:wait(); ex:release()
       return tostring(lerr), tostring(werr), tostring(eerr), tostring(rerr), tostring(serr)`);
-    expect(lines).toMatch(/INVALID: stream:lines: self is not a exec\.stream \(call it with ':'\)$/);
-    expect(wait).toBe("INVALID: proc:wait: self is not a exec.process (call it with ':')");
-    expect(exec).toBe("INVALID: executor:exec: self is not a exec.executor (call it with ':')");
-    expect(read).toBe("INVALID: stream:read: self is not a exec.stream (call it with ':')");
-    expect(start).toBe("INVALID: proc:start: self is not a exec.process (call it with ':')");
+    expect(lines).toMatch(/INVALID: stream:lines: self is not an exec\.stream \(call it with ':'\)$/);
+    expect(wait).toBe("INVALID: proc:wait: self is not an exec.process (call it with ':')");
+    expect(exec).toBe("INVALID: executor:exec: self is not an exec.executor (call it with ':')");
+    expect(read).toBe("INVALID: stream:read: self is not an exec.stream (call it with ':')");
+    expect(start).toBe("INVALID: proc:start: self is not an exec.process (call it with ':')");
   } finally {
     await host.dispose();
   }
