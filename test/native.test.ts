@@ -51,6 +51,20 @@ describe("native executor", () => {
     expect(await cli.exited).toBe(130);
   });
 
+  it("a SIGINT that lands while print is still writing exits 130 too", async () => {
+    // The interrupt can stop the host's write midway, leaving stdout's callback never to come.
+    const dir = tempDir({ "s.lua": `print("spinning")\nwhile true do end` });
+    const codes = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const cli = startCli(["run", "s.lua"], { cwd: dir });
+        await cli.waitFor("spinning");
+        cli.child.kill("SIGINT");
+        return cli.exited;
+      }),
+    );
+    expect(codes).toEqual(Array(8).fill(130));
+  });
+
   it("work_dir and env options apply; a missing work_dir is a clear error", async () => {
     const dir = tempDir();
     const r = await runLua(

@@ -54,6 +54,9 @@ function unreadable(path: string): string | undefined {
 
 // No top-level await: the CLI ships as a CommonJS bundle (scripts/bundle.mjs).
 void main(process.argv.slice(2)).then((code) => {
-  // Flush stdout before exiting: large script output may still be queued.
+  // Flush stdout before exiting: large script output may still be queued. The exit code is
+  // set first: a Ctrl-C that stopped a host call mid-write can leave the stream's callback
+  // never to come, and then the process ends when the loop empties, with this code.
+  process.exitCode = code;
   process.stdout.write("", () => process.exit(code));
 });

@@ -387,7 +387,9 @@ let watchedScript: Script | undefined;
 
 /**
  * Call `fn` so that a SIGINT terminates it (vm's breakOnSigint: a watchdog thread asks V8 to
- * stop, even inside wasm). Throws ERR_SCRIPT_EXECUTION_INTERRUPTED then.
+ * stop, even inside wasm). Throws ERR_SCRIPT_EXECUTION_INTERRUPTED then. V8 stops whatever
+ * JS runs at that moment, a host call's included (a write to stdout half done): only a host
+ * that owns the process and ends with the run may use it.
  */
 function underSigintWatchdog<T>(fn: () => T): T {
   if (!watchedScript) {
