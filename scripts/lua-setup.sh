@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian's Lua 5.4 and the pure-Lua libraries test/third-party.test.ts runs through
+# Debian's Lua 5.4 and the pure-Lua libraries test/cli/third-party.test.ts runs through
 # moonexec (luaunit, inspect.lua, Penlight), plus the reference interpreter
 # scripts/lua-testsuite.sh compares against. Safe to run repeatedly; must run as root.
 set -euo pipefail

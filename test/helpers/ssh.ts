@@ -90,7 +90,7 @@ export function sshUnavailable(): Promise<string | undefined> {
 }
 
 // The conformance suite runs as the test user; root sessions (where sshd ignores signal
-// requests) are covered in test/ssh.test.ts.
+// requests) are covered in test/backend/ssh.test.ts.
 export const sshUser: BackendUnderTest = { name: "ssh", entryYaml: sshEntry(), unavailable: sshUnavailable };
 
 registerBackend(sshUser);
