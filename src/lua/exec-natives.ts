@@ -10,16 +10,8 @@ import { OutputStream } from "../stream/output-stream.js";
 import type { Args, NativeFn } from "./natives.js";
 import type { Handles } from "./handles.js";
 import type { LuaValue } from "./values.js";
+import { COALESCE_MS, DEFAULT_READ, MAX_READ, READ_AHEAD } from "../constants.js";
 
-const DEFAULT_READ = 64 * 1024;
-const MAX_READ = 16 * 1024 * 1024;
-const COALESCE_MS = 1;
-/**
- * A read that had to wait for bulk output gathers up to this much (for at most COALESCE_MS)
- * before it answers, so the reads after it are served without waiting: each wait costs a
- * Lua yield and resume (figures in docs/performance.md).
- */
-const READ_AHEAD = 256 * 1024;
 
 /** What a Lua stream object refers to: one reader of one process. */
 export class StreamHandle {

@@ -1,8 +1,6 @@
 /** Numbered handles for host objects the Lua side refers to. */
 import { ExecError } from "../errors.js";
-
-/** Live handles at which the first collection is asked for. */
-const COLLECT_MIN = 128;
+import { COLLECT_MIN } from "../constants.js";
 
 export class Handles {
   private next = 1;

@@ -8,10 +8,9 @@
 import { LuaType, type LuaWasm } from "./wasmoon.js";
 import { luaApi, type LuaApi } from "./lua-api.js";
 import { ByteParts } from "../stream/byte-parts.js";
+import { STAGING_KEEP } from "../constants.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-/** Largest staging area pushParts keeps between calls. */
-const STAGING_KEEP = 1024 * 1024;
 
 /** A Lua string read from the stack; text when it is valid UTF-8, else the raw bytes. */
 export type LuaValue = undefined | boolean | number | string | Uint8Array | LuaValue[] | { [k: string]: LuaValue } | LuaOpaque;

@@ -7,8 +7,8 @@
 import type { ByteSource } from "./byte-source.js";
 import { createDecoder, type ChunkDecoder } from "./decoder.js";
 import { OutputStream, type FlowOwner } from "./output-stream.js";
+import { DEFAULT_RING_BYTES } from "../constants.js";
 
-export const DEFAULT_RING_BYTES = 1024 * 1024;
 
 export class OutputFanout {
   private replay: Buffer[] = [];

@@ -9,7 +9,7 @@
  * Done on the first bulk output (OutputStream), not at start-up, so what start-up frees
  * still goes back. Measurements: docs/performance.md.
  */
-const BLOCK = 31 * 1024 * 1024; // just under glibc's 32 MiB ceiling for the adjustment
+import { MALLOC_RAISE_BLOCK } from "../constants.js";
 
 let done = false;
 
@@ -17,5 +17,5 @@ let done = false;
 export function raiseMallocThresholds(): void {
   if (done) return;
   done = true;
-  Buffer.allocUnsafeSlow(BLOCK);
+  Buffer.allocUnsafeSlow(MALLOC_RAISE_BLOCK);
 }

@@ -13,6 +13,7 @@ import { createDecoder, type ChunkDecoder } from "./decoder.js";
 import { ByteParts } from "./byte-parts.js";
 import { raiseMallocThresholds } from "./malloc-threshold.js";
 import { ExecError, toExecError } from "../errors.js";
+import { BULK_CHUNK, STREAM_HIGH_WATER } from "../constants.js";
 
 export interface FlowOwner {
   /** True while the script is blocked waiting on this command. */
@@ -20,8 +21,6 @@ export interface FlowOwner {
 }
 
 const NEWLINE = 0x0a;
-/** A chunk at least this big marks bulk output (pipes deliver up to 64 KiB, Incus 32 KiB messages). */
-const BULK_CHUNK = 16 * 1024;
 
 export class OutputStream {
   private chunks: Buffer[] = [];
@@ -53,7 +52,7 @@ export class OutputStream {
     readonly name: "stdout" | "stderr",
     private readonly owner: FlowOwner,
     encoding: string | undefined,
-    private readonly highWaterMark = 4 * 1024 * 1024,
+    private readonly highWaterMark = STREAM_HIGH_WATER,
     private readonly ringBytes?: number,
   ) {
     this.decoder = createDecoder(encoding);

@@ -3,8 +3,7 @@
  * (oldest first), for sources that reuse their memory (ByteSource.consumed). The buffer is
  * made on the first take: a reader that never needs a slot never allocates one.
  */
-export const SLOT = 64 * 1024; // what one read asks for, as Node's own reads do
-export const SLOTS = 16;
+import { SLOT, SLOTS } from "../constants.js";
 
 export class SlotRing {
   private ring: Buffer | undefined;

@@ -16,7 +16,8 @@
 import { connect, type Socket } from "node:net";
 import { FrameTracker } from "./frame-tracker.js";
 import { HeldChunks } from "../../stream/held-chunks.js";
-import { SLOT, SLOTS, SlotRing } from "../../stream/slot-ring.js";
+import { SlotRing } from "../../stream/slot-ring.js";
+import { SLOT, SLOTS } from "../../constants.js";
 /** A read at least this big means bulk output (Incus sends 32 KiB messages). */
 const BULK_READ = 16 * 1024;
 

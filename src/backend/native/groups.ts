@@ -5,12 +5,11 @@
  *
  * A group id names our group only while the group has members: once it is empty the kernel
  * may hand the id to someone else's process. So a lingering group is checked every
- * PRUNE_MS and forgotten as soon as it is empty.
+ * GROUP_PRUNE_MS and forgotten as soon as it is empty.
  */
 import { constants } from "node:os";
 import { forgetGroup, watchGroup } from "./watchdog.js";
-
-const PRUNE_MS = 1000;
+import { GROUP_PRUNE_MS } from "../../constants.js";
 
 export class CommandGroups {
   private readonly lingering = new Set<number>();
@@ -28,7 +27,7 @@ export class CommandGroups {
       return;
     }
     this.lingering.add(pgid);
-    this.timer ??= setInterval(() => this.prune(), PRUNE_MS).unref();
+    this.timer ??= setInterval(() => this.prune(), GROUP_PRUNE_MS).unref();
   }
 
   /** The group was sent SIGKILL (dispose): nothing of it runs any more. */

@@ -12,7 +12,8 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import type { ByteSource } from "../../stream/byte-source.js";
 import { HeldChunks } from "../../stream/held-chunks.js";
-import { SLOT, SlotRing } from "../../stream/slot-ring.js";
+import { SlotRing } from "../../stream/slot-ring.js";
+import { SLOT } from "../../constants.js";
 
 export class RecyclingReader extends EventEmitter implements ByteSource {
   private readonly slots = new SlotRing(); // taken from the second read: most commands print little

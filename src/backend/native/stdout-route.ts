@@ -2,7 +2,7 @@
  * Which way a native command's stdout goes: a pipe, or a socket pair read into reused buffers
  * (recycling-reader.ts). A pair costs more to make than a pipe (two sockets, and the page
  * faults that making them takes after a fork) and pays off only on big output (figures in
- * docs/performance.md), so it goes to a command that follows one that wrote at least BULK to
+ * docs/performance.md), so it goes to a command that follows one that wrote at least BULK_STDOUT to
  * stdout: a loop over big outputs gets it from its second command on, a loop of small
  * commands never pays for it.
  *
@@ -10,8 +10,7 @@
  * pair and closed with the last executor.
  */
 import { SocketPairs, type StdoutPair } from "./socket-pairs.js";
-
-const BULK = 4 * 1024 * 1024;
+import { BULK_STDOUT } from "../../constants.js";
 
 let lastWasBulk = false;
 let executors = 0;
@@ -19,7 +18,7 @@ let pairs: Promise<SocketPairs | undefined> | undefined;
 
 /** A command's stdout ended after `bytes`. */
 export function noteStdout(bytes: number): void {
-  lastWasBulk = bytes >= BULK;
+  lastWasBulk = bytes >= BULK_STDOUT;
 }
 
 /** How the next command's stdout will go. */

@@ -1,0 +1,46 @@
+/**
+ * Tuning constants: sizes and delays chosen for throughput or memory, in one place.
+ * Each says why it has its value; the measurements behind them are in docs/performance.md.
+ */
+
+/** Unread bytes per stream before a busy script pauses the producer: bounds memory, rarely reached by line-wise output. */
+export const STREAM_HIGH_WATER = 4 * 1024 * 1024;
+
+/** A chunk at least this big marks bulk output (pipes deliver up to 64 KiB, Incus 32 KiB messages). */
+export const BULK_CHUNK = 16 * 1024;
+
+/** stream:read() without a size: Node's own read size, one host round trip per pipe buffer. */
+export const DEFAULT_READ = 64 * 1024;
+
+/** Largest single stream:read(): a bigger request is cut so one Lua string stays a sane size. */
+export const MAX_READ = 16 * 1024 * 1024;
+
+/** After waiting for bulk output, a read gathers this much more so the next reads need no wait (each wait costs a Lua yield and resume). */
+export const READ_AHEAD = 256 * 1024;
+
+/** How long a read that waited may wait more for READ_AHEAD: short enough that an interactive command never feels it. */
+export const COALESCE_MS = 1;
+
+/** Replay ring per stream of a background process: enough recent output to attach() to, bounded because nobody may read it. */
+export const DEFAULT_RING_BYTES = 1024 * 1024;
+
+/** One slot of a recycled stdout buffer: what one read asks for, as Node's own reads do. */
+export const SLOT = 64 * 1024;
+
+/** Slots per recycled buffer: enough for the read-ahead plus what a script holds, small enough to stay in cache. */
+export const SLOTS = 16;
+
+/** stdout bytes after which the next native command reads stdout through a socket pair: below it a pipe is cheaper to make. */
+export const BULK_STDOUT = 4 * 1024 * 1024;
+
+/** Live Lua object handles at which the first extra collection is asked for: a few commands never pay for one. */
+export const COLLECT_MIN = 128;
+
+/** Largest staging area on the wasm heap kept between pushes: a one-off large push does not pin its memory. */
+export const STAGING_KEEP = 1024 * 1024;
+
+/** The block that raises glibc's malloc thresholds: just under glibc's 32 MiB ceiling for the adjustment. */
+export const MALLOC_RAISE_BLOCK = 31 * 1024 * 1024;
+
+/** How often a native executor checks whether a lingering process group is empty (its id may then be reused). */
+export const GROUP_PRUNE_MS = 1000;
