@@ -1,6 +1,6 @@
 -- The `exec` module: executors, processes and streams as Lua objects.
 -- Every call returns value, err (nil, err on failure). Objects hold a host handle
--- number; all work happens in the host (src/lua/exec-natives.ts).
+-- number; all work happens in the host (src/lua/types/executor.ts, proc.ts, stream.ts).
 local N, settle, new_error = ...
 local setmetatable = setmetatable
 
@@ -74,7 +74,8 @@ Process.signal_name = method(Process, "proc:signal_name", N.proc_signal_name)
 Process.info = method(Process, "proc:info", N.proc_info)
 
 local raw_wait = method(Process, "proc:wait", N.proc_wait)
--- wait → exit_code; a timeout gives exit_code plus err (kind TIMEOUT).
+-- wait → exit_code; a timeout gives exit_code plus err (kind TIMEOUT), as the host built it
+-- (src/process/ending.ts): only the error object is made here.
 function Process:wait()
   local code, kind, message = raw_wait(self)
   if code == nil then return nil, kind end -- kind is the error here

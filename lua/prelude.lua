@@ -26,7 +26,7 @@ local HOST_PREFIX = "=[moonexec "
 local DOC = " (see docs/sandbox.md)"
 
 ---------------------------------------------------------------- host functions
--- C closures the host made (its natives): their upvalues are host indexes.
+-- C closures the host made (its host functions): their upvalues are host indexes.
 local host_c = setmetatable({}, { __mode = "k" })
 for _, v in pairs(N) do
   if type(v) == "function" then host_c[v] = true end

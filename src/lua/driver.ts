@@ -14,7 +14,7 @@
 import { Script } from "node:vm";
 import { LuaReturn, LuaEventMasks, LuaType, LUA_REGISTRYINDEX, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
-import { AWAIT_BYTES, SLICE_BYTES, pushOutcome, type PendingTable, type Outcome } from "./natives.js";
+import { AWAIT_BYTES, SLICE_BYTES, pushOutcome, type PendingTable, type Outcome } from "./host-functions.js";
 import { ScriptHooks } from "./script-hooks.js";
 
 /** The script ended on purpose (os.exit) or was stopped (limit, SIGINT). */

@@ -1,6 +1,7 @@
 /** Numbered handles for host objects the Lua side refers to. */
 import { ExecError } from "../errors.js";
 import { COLLECT_MIN } from "../constants.js";
+import type { HostFn } from "./host-functions.js";
 
 export class Handles {
   private next = 1;
@@ -42,4 +43,16 @@ export class Handles {
     this.collecting = true;
     return true;
   }
+}
+
+/** The Lua side's half of handle lifetimes: when to collect, and a collected object's handle. */
+export function handleFunctions(handles: Handles): Record<string, HostFn> {
+  return {
+    collect_due: () => [handles.collectDue()],
+    free: (a) => {
+      const h = a.value(1);
+      if (typeof h === "number") handles.delete(h);
+      return [];
+    },
+  };
 }

@@ -13,14 +13,16 @@ import { builtinKinds } from "../backend/kinds.js";
 import { Registry } from "../registry/registry.js";
 import type { AuditEvent } from "../registry/executor.js";
 import { LuaStack, type LuaValue } from "./values.js";
-import { AWAIT, SLICE, NativeTable, PendingTable, type NativeFn } from "./natives.js";
+import { AWAIT, SLICE, HostFunctionTable, PendingTable, type HostFn } from "./host-functions.js";
 import { Driver, LuaScriptError, ScriptStop } from "./driver.js";
-import { Handles } from "./handles.js";
-import { execNatives } from "./exec-natives.js";
-import { taskNatives } from "./task-natives.js";
-import { hostNatives, display, luaSource, type HostIO } from "./host-natives.js";
+import { Handles, handleFunctions } from "./handles.js";
+import { executorFunctions } from "./types/executor.js";
+import { procFunctions } from "./types/proc.js";
+import { streamFunctions } from "./types/stream.js";
+import { taskFunctions } from "./types/task.js";
+import { preludeFunctions, display, luaSource, type HostIO } from "./prelude-functions.js";
 import { scriptHookNatives } from "./script-hooks.js";
-import { userNative, type UserModule } from "./user-modules.js";
+import { userFunction, type UserModule } from "./user-modules.js";
 
 export { LuaScriptError, ScriptStop };
 
@@ -74,7 +76,7 @@ export class Host {
   readonly registry: Registry;
   private readonly stack: LuaStack;
   private readonly pending = new PendingTable();
-  private readonly natives: NativeTable;
+  private readonly functions: HostFunctionTable;
   private readonly handles = new Handles();
   private readonly driver: Driver;
   private scriptDir: string | undefined;
@@ -90,7 +92,7 @@ export class Host {
   ) {
     this.stack = new LuaStack(engine.global.lua);
     this.driver = new Driver(this.stack, this.pending, opts.timeLimit, opts.ownsProcess);
-    this.natives = new NativeTable(this.stack, this.pending);
+    this.functions = new HostFunctionTable(this.stack, this.pending);
     this.registry = new Registry(config, builtinKinds(), { bufferBytes: opts.streamBufferBytes, audit: opts.audit, ringBytes: opts.ringBytes });
   }
 
@@ -105,27 +107,31 @@ export class Host {
 
   private async boot(): Promise<void> {
     const io: HostIO = { stdout: this.opts.stdout ?? process.stdout, stderr: this.opts.stderr ?? process.stderr };
-    const fns: Record<string, NativeFn> = {
-      ...hostNatives(io, this.driver, () => this.moduleDirs()),
-      ...execNatives(this.registry, this.handles),
-      ...taskNatives(this.stack, this.driver, this.handles),
+    const fns: Record<string, HostFn> = {
+      ...preludeFunctions(io, this.driver, () => this.moduleDirs()),
+      ...handleFunctions(this.handles),
+      ...executorFunctions(this.registry, this.handles),
+      ...procFunctions(this.handles),
+      ...streamFunctions(this.handles),
+      ...taskFunctions(this.stack, this.driver, this.handles),
       ...scriptHookNatives(this.stack, () => this.driver.scriptHooks),
     };
-    const natives: Record<string, unknown> = {
+    // The table the prelude receives (its `N`): host functions and what it needs to start.
+    const hostTable: Record<string, unknown> = {
       module_path: this.modulePath(),
       builtin_sources: { exec: readFileSync(resolve(LUA_DIR, "exec.lua"), "utf8"), task: readFileSync(resolve(LUA_DIR, "task.lua"), "utf8"), "exec.fleet": readFileSync(resolve(LUA_DIR, "fleet.lua"), "utf8") },
     };
-    for (const [name, fn] of Object.entries(fns)) natives[name] = this.natives.add(fn);
-    natives.AWAIT = AWAIT;
-    natives.SLICE = SLICE;
-    natives.took_slice = this.natives.add(() => [this.driver.tookSlice()]);
+    for (const [name, fn] of Object.entries(fns)) hostTable[name] = this.functions.add(fn);
+    hostTable.AWAIT = AWAIT;
+    hostTable.SLICE = SLICE;
+    hostTable.took_slice = this.functions.add(() => [this.driver.tookSlice()]);
 
     const lua = this.stack.lua;
     const G = this.engine.global.address;
     await this.run(
       (thread) => {
         this.load(thread, readFileSync(resolve(LUA_DIR, "prelude.lua")), "=[moonexec prelude]");
-        this.stack.push(thread.address, natives);
+        this.stack.push(thread.address, hostTable);
         return 1;
       },
       (L) => {
@@ -142,7 +148,7 @@ export class Host {
     this.driver.installHook(G);
     for (const [name, module] of Object.entries(this.opts.modules ?? {})) {
       const table: Record<string, unknown> = {};
-      for (const [fname, fn] of Object.entries(module)) table[fname] = this.natives.add(userNative(fn));
+      for (const [fname, fn] of Object.entries(module)) table[fname] = this.functions.add(userFunction(fn));
       await this.callHostApi("register_module", (thread) => {
         this.stack.push(thread.address, name);
         this.stack.push(thread.address, table);
@@ -305,7 +311,7 @@ export class Host {
     // An interrupted VM stopped mid-instruction: closing it would run its finalizers on a
     // broken state. Its memory goes with the process.
     if (!this.driver.broken) this.engine.global.close();
-    this.natives.dispose();
+    this.functions.dispose();
     this.driver.dispose();
   }
 }

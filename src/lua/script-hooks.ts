@@ -10,7 +10,7 @@
 import { LuaEventMasks, LUA_REGISTRYINDEX } from "./wasmoon.js";
 import { ExecError } from "../errors.js";
 import type { LuaStack } from "./values.js";
-import type { NativeFn } from "./natives.js";
+import type { HostFn } from "./host-functions.js";
 
 const EVENT_NAMES = ["call", "return", "line", "count", "tail call"];
 const HOOK_COUNT = 3; // lua_Debug.event of a count hook
@@ -120,7 +120,7 @@ export class ScriptHooks {
 }
 
 /** The native behind the prelude's debug.sethook: (thread, mask letters, count). */
-export function scriptHookNatives(stack: LuaStack, hooks: () => ScriptHooks): Record<string, NativeFn> {
+export function scriptHookNatives(stack: LuaStack, hooks: () => ScriptHooks): Record<string, HostFn> {
   return {
     set_script_hook: (a) => {
       const L = stack.lua.lua_tothread(a.L, 1);

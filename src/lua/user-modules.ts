@@ -1,6 +1,6 @@
 /** Lua modules written in TypeScript by the embedding application (HostOptions.modules). */
 import { ExecError } from "../errors.js";
-import type { NativeFn } from "./natives.js";
+import type { HostFn } from "./host-functions.js";
 
 export type UserFunction = (...args: any[]) => unknown;
 export type UserModule = Record<string, UserFunction>;
@@ -12,7 +12,7 @@ export function multi(...values: unknown[]): unknown[] {
   return Object.assign(values, { [MULTI]: true });
 }
 
-export function userNative(fn: UserFunction): NativeFn {
+export function userFunction(fn: UserFunction): HostFn {
   const answer = (v: unknown): unknown[] => (Array.isArray(v) && MULTI in v ? v : [v]);
   return (args) => {
     const values = [];

@@ -1,23 +1,28 @@
-/** Validation of the opts table of executor:exec(cmd, opts). Errors name the field. */
+/**
+ * The opts table of executor:exec(cmd, opts): the one place each option is validated, and
+ * where Lua's snake_case names become the host's. Errors name the field as the script wrote it.
+ * Each option is applied in one place: work_dir and env by Executor.exec (over the entry's
+ * defaults), timeout, stdin and encoding by Proc (timeout.ts arms, decoder.ts decodes),
+ * background, tag and ring_size by Executor.exec and Proc.
+ */
 import { ExecError } from "../errors.js";
 import { checkEncoding } from "../stream/decoder.js";
 import { envNameProblem, envValueProblem } from "./env-check.js";
-
-/** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer delay fires after 1 ms. */
-export const MAX_TIMEOUT_SECONDS = (2 ** 31 - 1) / 1000;
+import { checkTimeout } from "./timeout.js";
 
 export interface ExecOptions {
-  work_dir?: string;
+  workDir?: string;
   env?: Record<string, string>;
   /** Seconds. */
   timeout?: number;
   stdin?: Uint8Array;
+  /** An encoding checkEncoding accepted. */
   encoding?: string;
   /** Start at once and keep running after the script moves on (executor:processes/kill/attach). */
   background?: boolean;
   tag?: string;
   /** Replay ring size per stream for background processes, bytes. */
-  ring_size?: number;
+  ringSize?: number;
 }
 
 const KNOWN = ["work_dir", "env", "timeout", "stdin", "encoding", "background", "tag", "ring_size"];
@@ -31,7 +36,7 @@ export function parseExecOptions(raw: Record<string, unknown> | undefined): Exec
       case "work_dir":
         if (typeof value !== "string" || value === "") throw bad(key, "a non-empty string of UTF-8 text", value);
         if (value.includes("\0")) throw new ExecError("INVALID", "opts.work_dir: must not contain a NUL byte");
-        out.work_dir = value;
+        out.workDir = value;
         break;
       case "env": {
         if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) throw bad(key, "a table of strings", value);
@@ -50,9 +55,7 @@ export function parseExecOptions(raw: Record<string, unknown> | undefined): Exec
         break;
       }
       case "timeout":
-        if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) throw bad(key, "a positive number of seconds", value);
-        if (value > MAX_TIMEOUT_SECONDS) throw bad(key, `at most ${MAX_TIMEOUT_SECONDS} seconds (~24.8 days, the timer limit)`, value);
-        out.timeout = value;
+        out.timeout = checkTimeout(value, `opts.${key}`);
         break;
       case "stdin":
         if (value instanceof Uint8Array) out.stdin = value;
@@ -61,8 +64,7 @@ export function parseExecOptions(raw: Record<string, unknown> | undefined): Exec
         break;
       case "encoding":
         if (typeof value !== "string") throw bad(key, "a string", value);
-        checkEncoding(value);
-        out.encoding = value;
+        out.encoding = checkEncoding(value);
         break;
       case "background":
         if (typeof value !== "boolean") throw bad(key, "true or false", value);
@@ -74,7 +76,7 @@ export function parseExecOptions(raw: Record<string, unknown> | undefined): Exec
         break;
       case "ring_size":
         if (typeof value !== "number" || !Number.isInteger(value) || value < 1024) throw bad(key, "an integer number of bytes ≥ 1024", value);
-        out.ring_size = value;
+        out.ringSize = value;
         break;
       default:
         throw new ExecError("INVALID", `opts.${key}: unknown option (known: ${KNOWN.join(", ")})`);

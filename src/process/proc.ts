@@ -5,18 +5,18 @@
  * has drained.
  */
 import { ExecError, toExecError } from "../errors.js";
-import type { CommandSpec, ExitInfo, RunningCommand } from "../backend/contract.js";
+import type { CommandSpec, RunningCommand } from "../backend/contract.js";
 import { OutputStream, type FlowOwner } from "../stream/output-stream.js";
 import { OutputFanout } from "../stream/fanout.js";
+import { commandEnding, type ProcExit } from "./ending.js";
+import { armTimeout } from "./timeout.js";
 
+export type { ProcExit };
 export type ProcState = "created" | "starting" | "running" | "exited";
 
-export interface ProcExit extends ExitInfo {
-  timedOut: boolean;
-}
-
 export interface ProcOptions {
-  timeoutSeconds?: number;
+  /** Seconds (checked by checkTimeout); the command is killed when they have passed. */
+  timeout?: number;
   stdin?: Uint8Array;
   encoding?: string;
   bufferBytes?: number;
@@ -42,7 +42,7 @@ export class Proc implements FlowOwner {
   private exitPromise: Promise<ProcExit> | undefined;
   private pendingStdin: Uint8Array[] = [];
   private stdinClosed = false;
-  private timer: NodeJS.Timeout | undefined;
+  private disarm: (() => void) | undefined;
   private timedOut = false;
   private waiters = 0;
   readonly createdAt = Date.now();
@@ -84,11 +84,11 @@ export class Proc implements FlowOwner {
     return this.waiters > 0;
   }
 
-  /** Mark the script as blocked on this command while `p` runs, so output flows freely. */
-  async block<T>(p: Promise<T>): Promise<T> {
+  /** The script waits on this command while `p` runs: meanwhile its output flows freely. */
+  async waitedOn<T>(p: Promise<T>): Promise<T> {
     this.waiters++;
-    this.stdout.release();
-    this.stderr.release();
+    this.stdout.resumeFlow();
+    this.stderr.resumeFlow();
     try {
       return await p;
     } finally {
@@ -144,22 +144,20 @@ export class Proc implements FlowOwner {
       this.stderr.attach(cmd.stderr);
     }
     this.exitPromise = cmd.exited.then((info) => {
-      clearTimeout(this.timer);
+      this.disarm?.();
       this.state = "exited";
-      // An end the backend did not see is an error, also when only an output stream was cut.
-      const lost = this.timedOut ? undefined : (info.error ?? streamFailure(cmd));
-      this.exitInfo = { ...info, timedOut: this.timedOut, ...(lost ? { error: lost, note: info.note ?? lost.message } : {}) };
-      this.opts.onEnd?.(this, this.exitInfo, lost);
+      const exit = (this.exitInfo = commandEnding(info, cmd, this.timedOut));
+      const lost = this.timedOut ? undefined : exit.error;
+      this.opts.onEnd?.(this, exit, lost);
       if (lost) throw lost;
-      return this.exitInfo;
+      return exit;
     });
     this.exitPromise.catch(() => {});
-    if (this.opts.timeoutSeconds !== undefined) {
-      this.timer = setTimeout(() => {
+    if (this.opts.timeout !== undefined) {
+      this.disarm = armTimeout(this.opts.timeout, () => {
         this.timedOut = true;
         void cmd.signal(9).catch(() => {});
-      }, this.opts.timeoutSeconds * 1000);
-      this.timer.unref();
+      });
     }
     const queued = this.pendingStdin;
     this.pendingStdin = [];
@@ -177,7 +175,7 @@ export class Proc implements FlowOwner {
 
   wait(): Promise<ProcExit> {
     if (!this.startPromise) return Promise.reject(new ExecError("STATE", "process not started: call proc:start() first"));
-    return this.block(this.startPromise.then(() => this.exitPromise!));
+    return this.waitedOn(this.startPromise.then(() => this.exitPromise!));
   }
 
   async writeStdin(data: Uint8Array): Promise<void> {
@@ -187,7 +185,7 @@ export class Proc implements FlowOwner {
       return;
     }
     if (this.state === "exited") throw new ExecError("CLOSED", "process has exited");
-    await this.block(this.cmd.writeStdin(data));
+    await this.waitedOn(this.cmd.writeStdin(data));
   }
 
   async closeStdin(): Promise<void> {
@@ -212,7 +210,7 @@ export class Proc implements FlowOwner {
 
   /** Kill and free everything (release, host shutdown). */
   async dispose(): Promise<void> {
-    clearTimeout(this.timer);
+    this.disarm?.();
     if (this.startPromise) await this.startPromise.catch(() => {});
     await this.cmd?.dispose();
   }
@@ -220,10 +218,4 @@ export class Proc implements FlowOwner {
   signalName(): string | undefined {
     return this.exitInfo?.signal;
   }
-}
-
-/** The failure of an output source that was cut short, as the error wait() reports. */
-function streamFailure(cmd: RunningCommand): ExecError | undefined {
-  const f = cmd.stdout.failure ?? cmd.stderr.failure;
-  return f ? toExecError(f, "UNAVAILABLE") : undefined;
 }

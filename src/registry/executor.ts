@@ -69,14 +69,14 @@ export class Executor {
       if (this.running().some((p) => p.tag === tag)) throw new ExecError("INVALID", `opts.tag: '${tag}' is already used by a running process of ${this.id}`);
     } else if (tag !== undefined) throw new ExecError("INVALID", "opts.tag: only background processes have tags");
     const env = { ...this.entry.default_env, ...opts.env };
-    const proc = new Proc({ argv, cwd: opts.work_dir ?? this.entry.default_work_dir, env }, (spec) => this.backend.spawn(spec), {
-      timeoutSeconds: opts.timeout,
+    const proc = new Proc({ argv, cwd: opts.workDir ?? this.entry.default_work_dir, env }, (spec) => this.backend.spawn(spec), {
+      timeout: opts.timeout,
       stdin: opts.stdin,
       encoding: opts.encoding,
       bufferBytes: this.options.bufferBytes,
       background: opts.background,
       tag,
-      ringBytes: opts.ring_size ?? this.options.ringBytes,
+      ringBytes: opts.ringSize ?? this.options.ringBytes,
       onEnd: (p, exit, error) => {
         this.procs.delete(p); // ended: nothing left to kill on release
         if (this.options.audit) this.audit(p, exit, error);

@@ -17,15 +17,17 @@ export interface ChunkDecoder {
 
 const PASS_THROUGH = new Set(["binary", "raw", "bytes"]);
 
-export function checkEncoding(name: string): void {
+/** The one check of exec's `encoding` option: the name, or INVALID naming the option. */
+export function checkEncoding(name: string): string {
   if (!PASS_THROUGH.has(name.toLowerCase()) && !iconv().encodingExists(name)) {
     throw new ExecError("INVALID", `opts.encoding: unknown encoding '${name}' (use an iconv-lite name such as utf-8, cp949, euc-kr, or "binary")`);
   }
+  return name;
 }
 
+/** The decoder for an encoding checkEncoding accepted; none when bytes pass through. */
 export function createDecoder(name: string | undefined): ChunkDecoder | undefined {
   if (name === undefined || PASS_THROUGH.has(name.toLowerCase())) return undefined;
-  checkEncoding(name);
   const decoder = iconv().getDecoder(name);
   return {
     write: (chunk) => Buffer.from(decoder.write(chunk), "utf8"),

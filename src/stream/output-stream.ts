@@ -38,11 +38,6 @@ export class OutputStream {
   private fills: Array<{ bytes: number; done: () => void }> = [];
   private lastChunk = 0;
   private readonly decoder: ChunkDecoder | undefined;
-  /** Total bytes (after decoding) that entered the stream; for tests and benchmarks. */
-  received = 0;
-
-  /** Bytes dropped from the front in ring mode (background processes). */
-  dropped = 0;
 
   /**
    * @param ringBytes ring mode (background processes): never pause the producer; past this
@@ -101,7 +96,6 @@ export class OutputStream {
     if (chunk.length === 0) return;
     // Only once output comes in bulk: raised earlier, start-up's freed memory would stay too.
     if (chunk.length >= BULK_CHUNK) raiseMallocThresholds();
-    this.received += chunk.length;
     if (this.closed) return this.recycle?.(chunk.length); // closed by the script: drain and drop
     this.chunks.push(chunk);
     this.size += chunk.length;
@@ -112,7 +106,6 @@ export class OutputStream {
       while (this.size > this.ringBytes && this.chunks.length > 1) {
         const first = this.chunks.shift()!;
         this.size -= first.length - this.head;
-        this.dropped += first.length - this.head;
         this.recycle?.(first.length - this.head);
         this.head = 0;
       }
@@ -188,8 +181,8 @@ export class OutputStream {
     for (const f of done) f.done();
   }
 
-  /** Let the source flow again (called when the script starts waiting, or after consumption). */
-  release(): void {
+  /** Let a paused source flow again (called when the script starts waiting, or after consumption). */
+  resumeFlow(): void {
     if (this.paused && (this.owner.waiting || this.size <= this.highWaterMark)) {
       this.paused = false;
       this.source?.resume();
@@ -307,7 +300,7 @@ export class OutputStream {
       this.chunks.shift();
       this.head = 0;
     }
-    if (this.paused && this.size <= this.highWaterMark) this.release();
+    if (this.paused && this.size <= this.highWaterMark) this.resumeFlow();
   }
 }
 

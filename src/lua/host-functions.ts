@@ -1,9 +1,9 @@
 /**
- * How a TypeScript function becomes a Lua-callable native.
+ * How a TypeScript function becomes a host function that Lua calls (a C function to Lua).
  *
- * Natives read their arguments raw (binary-safe) and answer with the convention the
+ * Host functions read their arguments raw (binary-safe) and answer with the convention the
  * prelude's `settle` understands: (true, values...) | (false, kind, message) |
- * (AWAIT, id). A native that returns a Promise answers AWAIT; the Lua side yields,
+ * (AWAIT, id). A host function that returns a Promise answers AWAIT; the Lua side yields,
  * and the driver resumes it with the settled answer once the promise is done.
  */
 import { upvalueIndex } from "./lua-api.js";
@@ -22,7 +22,7 @@ export type Outcome = { ok: true; values: unknown[] } | { ok: false; error: Exec
 export class Args {
   constructor(
     private readonly stack: LuaStack,
-    /** The calling Lua thread (for natives that work on the stack directly). */
+    /** The calling Lua thread (for host functions that work on the stack directly). */
     readonly L: number,
     readonly count: number,
   ) {}
@@ -45,7 +45,7 @@ export class Args {
   }
 }
 
-export type NativeFn = (args: Args) => unknown[] | Promise<unknown[]>;
+export type HostFn = (args: Args) => unknown[] | Promise<unknown[]>;
 
 /** Pending host waits, keyed by the id the Lua side yields. */
 export class PendingTable {
@@ -86,13 +86,13 @@ export function pushOutcome(stack: LuaStack, L: number, outcome: Outcome): numbe
 }
 
 /**
- * The natives of one host, callable from Lua. All of them share one C function (a wasm
+ * The host functions of one host, callable from Lua. All of them share one C function (a wasm
  * table slot): each is pushed as a closure whose upvalue is its index here. Calls come
  * straight to `call`, with none of wasmoon's per-call wrapping (a thread object, an
  * argument array, a string conversion to check the userdata).
  */
-export class NativeTable {
-  private readonly fns: NativeFn[] = [];
+export class HostFunctionTable {
+  private readonly fns: HostFn[] = [];
   private pointer = 0;
 
   constructor(
@@ -101,7 +101,7 @@ export class NativeTable {
   ) {}
 
   /** A value to push (in a table or alone) that Lua calls as a function. */
-  add(fn: NativeFn): LuaCFunction {
+  add(fn: HostFn): LuaCFunction {
     if (!this.pointer) this.pointer = this.stack.addFunction((L) => this.call(L), "ii");
     this.fns.push(fn);
     return new LuaCFunction(this.pointer, this.fns.length - 1);
@@ -126,7 +126,7 @@ export class NativeTable {
       return pushOutcome(stack, L, { ok: true, values: result });
     } catch (e) {
       if (typeof e === "number") throw e; // a Lua error unwinding (longjmp): not ours to stop
-      // The native failed, or its answer could not be pushed: answer with the error.
+      // The function failed, or its answer could not be pushed: answer with the error.
       return pushOutcome(stack, L, { ok: false, error: toExecError(e) });
     }
   }

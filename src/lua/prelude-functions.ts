@@ -1,17 +1,17 @@
-/** Natives the prelude needs: binary-safe output, os.exit, module files (only in the allowed directories). */
+/** Host functions the prelude needs: binary-safe output, os.exit, module files (only in the allowed directories). */
 import { readFileSync, statSync } from "node:fs";
 import { relative, isAbsolute, resolve, sep } from "node:path";
 import type { Writable } from "node:stream";
 import { ExecError } from "../errors.js";
 import { ScriptStop, type Driver } from "./driver.js";
-import type { NativeFn } from "./natives.js";
+import type { HostFn } from "./host-functions.js";
 
 export interface HostIO {
   stdout: Writable;
   stderr: Writable;
 }
 
-export function hostNatives(io: HostIO, driver: Driver, moduleDirs: () => string[]): Record<string, NativeFn> {
+export function preludeFunctions(io: HostIO, driver: Driver, moduleDirs: () => string[]): Record<string, HostFn> {
   return {
     write: (a) => {
       const fd = a.value(1);

@@ -1,16 +1,17 @@
 /**
- * Natives behind lua/task.lua: concurrent tasks inside one script. Each task is its own Lua
+ * task: the host functions behind lua/task.lua: concurrent tasks inside one script. Each task is its own Lua
  * thread driven by the scheduler (driver.ts), so a task blocked on a read or wait does not
  * block the others.
  */
-import { ExecError } from "../errors.js";
-import { LuaType, LUA_REGISTRYINDEX } from "./wasmoon.js";
-import type { Driver } from "./driver.js";
-import type { Args, NativeFn } from "./natives.js";
-import type { Handles } from "./handles.js";
-import type { LuaStack } from "./values.js";
-import { ProcView, StreamHandle } from "./exec-natives.js";
-import { MAX_TIMEOUT_SECONDS } from "../process/exec-options.js";
+import { ExecError } from "../../errors.js";
+import { LuaType, LUA_REGISTRYINDEX } from "../wasmoon.js";
+import type { Driver } from "../driver.js";
+import type { Args, HostFn } from "../host-functions.js";
+import type { Handles } from "../handles.js";
+import type { LuaStack } from "../values.js";
+import { checkTimeout } from "../../process/timeout.js";
+import { ProcHandle } from "./proc.js";
+import { StreamHandle } from "./stream.js";
 
 interface TaskState {
   finished: boolean;
@@ -18,16 +19,11 @@ interface TaskState {
   waiters: Set<() => void>;
 }
 
-export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): Record<string, NativeFn> {
+export function taskFunctions(stack: LuaStack, driver: Driver, handles: Handles): Record<string, HostFn> {
   const lua = stack.lua;
   const tasks = new Map<number, TaskState>();
 
-  const seconds = (v: unknown, what: string): number | undefined => {
-    if (v === undefined) return undefined;
-    if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new ExecError("INVALID", `${what}: timeout must be a number of seconds ≥ 0`);
-    if (v > MAX_TIMEOUT_SECONDS) throw new ExecError("INVALID", `${what}: timeout must be at most ${MAX_TIMEOUT_SECONDS} seconds (~24.8 days, the timer limit), got ${v}`);
-    return v;
-  };
+  const seconds = (v: unknown, what: string): number | undefined => (v === undefined ? undefined : checkTimeout(v, `${what}: timeout`, true));
   /** A wait that ends after `s` seconds; `cancel` clears its timer. */
   const after = (s: number): { ended: Promise<"timeout">; cancel: () => void } => {
     let timer!: NodeJS.Timeout;
@@ -63,11 +59,11 @@ export function taskNatives(stack: LuaStack, driver: Driver, handles: Handles): 
     const { kind, h } = (item ?? {}) as { kind?: string; h?: number };
     if (kind === "stream") {
       const s = handles.get(h, StreamHandle, "stream");
-      return s.stream.readable ? true : { ended: s.proc.block(s.stream.changed()) };
+      return s.stream.readable ? true : { ended: s.proc.waitedOn(s.stream.changed()) };
     }
     if (kind === "process") {
-      const v = handles.get(h, ProcView, "process");
-      return v.proc.state === "exited" ? true : { ended: v.proc.block(v.proc.whenDone()) };
+      const p = handles.get(h, ProcHandle, "process").proc;
+      return p.state === "exited" ? true : { ended: p.waitedOn(p.whenDone()) };
     }
     if (kind === "task") {
       const t = typeof h === "number" ? tasks.get(h) : undefined;
