@@ -6,4 +6,7 @@ export { ExecError, ConfigError, type ErrorKind } from "./errors.js";
 export type { AuditEvent } from "./registry/executor.js";
 export type { Config, Entry } from "./config/entry.js";
 export { loadConfig, parseConfig } from "./config/load.js";
-export type { BackendKind, ExecutorBackend, RunningCommand, CommandSpec, ExitInfo, ProbeResult } from "./backend/contract.js";
+// Custom backends (HostOptions.kinds, docs/library.md): the contract a kind implements.
+export type { BackendKind, ExecutorBackend, RunningCommand, CommandSpec, ExitInfo, ProbeResult, FieldType } from "./backend/contract.js";
+export type { ByteSource } from "./stream/byte-source.js";
+export { builtinKinds } from "./backend/kinds.js";

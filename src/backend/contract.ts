@@ -1,5 +1,6 @@
 /**
- * The backend contract: what every executor kind (native, docker, incus) implements.
+ * The backend contract: what every executor kind implements (the built-in native, docker,
+ * incus and ssh, and an application's own through HostOptions.kinds).
  *
  * Life of a command: config entry → registry → Backend.open() gives an ExecutorBackend
  * → spawn() gives a RunningCommand → its raw output sources feed the generic

@@ -1,4 +1,4 @@
-/** Every executor kind the host knows. New backends register here. */
+/** The built-in executor kinds; an application adds its own with HostOptions.kinds. */
 import type { BackendKind } from "./contract.js";
 import { nativeKind } from "./native/kind.js";
 import { dockerKind } from "./docker/kind.js";

@@ -1,4 +1,4 @@
-/** The shape of one config entry after validation. Kind-specific fields stay in `fields`. */
+/** The common fields of one config entry after validation; its kind's own fields sit beside them (BackendKind.fields). */
 export interface EntryBase {
   /** "namespace:name" */
   id: string;

@@ -6,10 +6,12 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LuaFactory, LuaReturn, LUA_REGISTRYINDEX, type LuaEngine, type LuaThread } from "./wasmoon.js";
+import { LuaFactory, LuaReturn, LUA_REGISTRYINDEX, wasmMemory, type LuaEngine, type LuaThread } from "./wasmoon.js";
 import type { Config } from "../config/entry.js";
+import { ConfigError } from "../errors.js";
 import { loadConfig, configFromObject } from "../config/load.js";
 import { builtinKinds } from "../backend/kinds.js";
+import type { BackendKind } from "../backend/contract.js";
 import { Registry } from "../registry/registry.js";
 import type { AuditEvent } from "../registry/executor.js";
 import { LuaStack, type LuaValue } from "./values.js";
@@ -29,6 +31,11 @@ export { LuaScriptError, ScriptStop };
 const LUA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../lua");
 
 export interface HostOptions {
+  /**
+   * Executor kinds beyond the built-in ones (exec.native, exec.docker, exec.incus, exec.ssh):
+   * config entries may then name them (docs/library.md, "Custom backends").
+   */
+  kinds?: BackendKind<any>[];
   /** A Config, a path to a YAML file, or a plain config object ({namespace, entries}). Default: ./moonexec.yaml or the built-in local:shell. */
   config?: Config | string | Record<string, unknown>;
   /** Wall-clock limit for everything run on this host, seconds (default: none). */
@@ -88,19 +95,21 @@ export class Host {
   private constructor(
     private readonly engine: LuaEngine,
     config: Config,
+    kinds: Map<string, BackendKind>,
     private readonly opts: HostOptions,
   ) {
     this.stack = new LuaStack(engine.global.lua);
     this.driver = new Driver(this.stack, this.pending, opts.timeLimit, opts.ownsProcess);
     this.functions = new HostFunctionTable(this.stack, this.pending);
-    this.registry = new Registry(config, builtinKinds(), { bufferBytes: opts.streamBufferBytes, audit: opts.audit, ringBytes: opts.ringBytes });
+    this.registry = new Registry(config, kinds, { bufferBytes: opts.streamBufferBytes, audit: opts.audit, ringBytes: opts.ringBytes });
   }
 
   static async create(opts: HostOptions = {}): Promise<Host> {
-    const config = resolveConfig(opts.config);
+    const kinds = hostKinds(opts.kinds);
+    const config = resolveConfig(opts.config, kinds);
     factory ??= new LuaFactory();
     const engine = await factory.createEngine({ traceAllocations: true, enableProxy: false, injectObjects: false });
-    const host = new Host(engine, config, opts);
+    const host = new Host(engine, config, kinds, opts);
     await host.boot();
     return host;
   }
@@ -242,14 +251,14 @@ export class Host {
   /** Compile source (text only, binary-safe) onto the thread's stack. */
   private load(thread: LuaThread, source: Uint8Array, chunkName: string): void {
     const lua = this.stack.lua;
-    const m = (lua as any).module;
-    const ptr = m._malloc(source.length || 1);
+    const m = wasmMemory(lua);
+    const ptr = m.malloc(source.length || 1);
     let status: LuaReturn;
     try {
-      m.HEAPU8.set(source, ptr);
+      m.bytes().set(source, ptr);
       status = lua.luaL_loadbufferx(thread.address, ptr, source.length, chunkName, "t");
     } finally {
-      m._free(ptr);
+      m.free(ptr);
     }
     if (status !== LuaReturn.Ok) {
       const msg = lua.lua_tolstring(thread.address, -1, null);
@@ -325,8 +334,23 @@ function readSource(path: string): Buffer {
   }
 }
 
-function resolveConfig(c: HostOptions["config"]): Config {
+/** The built-in kinds plus the application's; a name given twice is refused before anything runs. */
+function hostKinds(extra: HostOptions["kinds"]): Map<string, BackendKind> {
   const kinds = builtinKinds();
+  if (extra === undefined) return kinds;
+  if (!Array.isArray(extra)) throw new ConfigError("kinds: must be a list of executor kinds");
+  extra.forEach((k, i) => {
+    const name: unknown = k?.kind;
+    if (typeof name !== "string" || name === "" || typeof k.open !== "function" || typeof k.fields !== "object" || k.fields === null) {
+      throw new ConfigError(`kinds[${i}]: must be an executor kind with a name (kind), fields and open()`);
+    }
+    if (kinds.has(name)) throw new ConfigError(`kinds[${i}]: the kind '${name}' exists already`);
+    kinds.set(name, k);
+  });
+  return kinds;
+}
+
+function resolveConfig(c: HostOptions["config"], kinds: Map<string, BackendKind>): Config {
   if (c === undefined || typeof c === "string") return loadConfig(kinds, c);
   if (c !== null && typeof c === "object" && "entries" in c && c.entries instanceof Map) return c as Config;
   return configFromObject(kinds, c, "config object");

@@ -7,7 +7,7 @@
  * second. These calls allocate nothing. Functions that
  * take C strings stay with wasmoon's methods (they convert the string).
  */
-import { LUA_REGISTRYINDEX, type LuaWasm } from "./wasmoon.js";
+import { LUA_REGISTRYINDEX, wasmMemory, type LuaWasm } from "./wasmoon.js";
 
 export interface LuaApi {
   lua_type(L: number, idx: number): number;
@@ -45,11 +45,11 @@ const NAMES: Array<keyof LuaApi> = [
 
 /** The module's exports (`_lua_type`, ...) under their C names. */
 export function luaApi(lua: LuaWasm): LuaApi {
-  const m = (lua as unknown as { module: Record<string, unknown> }).module;
+  const m = wasmMemory(lua);
   const api: Record<string, unknown> = {};
   for (const name of NAMES) {
-    const f = m[`_${name}`];
-    if (typeof f !== "function") throw new Error(`wasmoon: the module does not export ${name}`);
+    const f = m.cFunction(name);
+    if (f === undefined) throw new Error(`wasmoon: the module does not export ${name}`);
     api[name] = f;
   }
   return api as unknown as LuaApi;

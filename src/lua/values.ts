@@ -5,7 +5,7 @@
  * not valid UTF-8 and cuts at NUL. Commands produce arbitrary bytes, so strings cross
  * here with lua_pushlstring / lua_tolstring on the wasm heap directly.
  */
-import { LuaType, type LuaWasm } from "./wasmoon.js";
+import { LuaType, wasmMemory, type LuaWasm, type WasmMemory } from "./wasmoon.js";
 import { luaApi, type LuaApi } from "./lua-api.js";
 import { ByteParts } from "../stream/byte-parts.js";
 import { STAGING_KEEP } from "../constants.js";
@@ -29,16 +29,16 @@ export class LuaCFunction {
 }
 
 export class LuaStack {
-  private readonly m: any; // the emscripten module (HEAPU8, _malloc)
+  private readonly m: WasmMemory;
   /** The C API without wasmoon's per-call conversions (see lua-api.ts). */
   readonly api: LuaApi;
   private lenPtr: number;
   private staging = { ptr: 0, size: 0 };
 
   constructor(readonly lua: LuaWasm) {
-    this.m = (lua as any).module;
+    this.m = wasmMemory(lua);
     this.api = luaApi(lua);
-    this.lenPtr = this.m._malloc(8);
+    this.lenPtr = this.m.malloc(8);
   }
 
   /** Raw bytes of the string (or number, coerced) at idx; undefined when not a string. */
@@ -46,9 +46,9 @@ export class LuaStack {
     const t = this.api.lua_type(L, idx);
     if (t !== LuaType.String && t !== LuaType.Number) return undefined;
     const ptr = this.api.lua_tolstring(L, idx, this.lenPtr);
-    const len = this.m.HEAPU32[this.lenPtr >> 2];
+    const len = this.m.words()[this.lenPtr >> 2]!;
     // Copy out: the wasm heap may grow (and detach views) on the next allocation.
-    return Buffer.from(this.m.HEAPU8.subarray(ptr, ptr + len));
+    return Buffer.from(this.m.bytes().subarray(ptr, ptr + len));
   }
 
   /**
@@ -68,8 +68,8 @@ export class LuaStack {
   isBytes(L: number, idx: number, want: Uint8Array): boolean {
     if (this.api.lua_type(L, idx) !== LuaType.String) return false;
     const ptr = this.api.lua_tolstring(L, idx, this.lenPtr);
-    if (this.m.HEAPU32[this.lenPtr >> 2] !== want.length) return false;
-    const heap: Uint8Array = this.m.HEAPU8;
+    if (this.m.words()[this.lenPtr >> 2] !== want.length) return false;
+    const heap = this.m.bytes();
     for (let i = 0; i < want.length; i++) if (heap[ptr + i] !== want[i]) return false;
     return true;
   }
@@ -91,17 +91,17 @@ export class LuaStack {
     }
     const keep = length <= STAGING_KEEP;
     let ptr: number;
-    if (!keep) ptr = this.m._malloc(length);
+    if (!keep) ptr = this.m.malloc(length);
     else {
       if (this.staging.size < length) {
-        if (this.staging.ptr) this.m._free(this.staging.ptr);
-        this.staging = { ptr: this.m._malloc(length), size: length };
+        if (this.staging.ptr) this.m.free(this.staging.ptr);
+        this.staging = { ptr: this.m.malloc(length), size: length };
       }
       ptr = this.staging.ptr;
     }
     if (!ptr) throw new Error("out of wasm memory");
     try {
-      const heap: Uint8Array = this.m.HEAPU8; // after malloc: growing memory replaces the view
+      const heap = this.m.bytes(); // after malloc: growing memory replaces the view
       let at = ptr;
       for (const p of parts) {
         heap.set(p, at);
@@ -109,7 +109,7 @@ export class LuaStack {
       }
       this.api.lua_pushlstring(L, ptr, length);
     } finally {
-      if (!keep) this.m._free(ptr);
+      if (!keep) this.m.free(ptr);
     }
   }
 
