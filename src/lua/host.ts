@@ -13,6 +13,7 @@ import { loadConfig, configFromObject } from "../config/load.js";
 import { builtinKinds } from "../backend/kinds.js";
 import type { BackendKind } from "../backend/contract.js";
 import { Registry } from "../registry/registry.js";
+import { raiseMallocThresholds } from "../stream/malloc-threshold.js";
 import type { AuditEvent } from "../registry/executor.js";
 import { LuaStack, type LuaValue } from "./values.js";
 import { AWAIT, SLICE, HostFunctionTable, PendingTable, type HostFn } from "./host-functions.js";
@@ -101,7 +102,13 @@ export class Host {
     this.stack = new LuaStack(engine.global.lua);
     this.driver = new Driver(this.stack, this.pending, opts.timeLimit, opts.ownsProcess);
     this.functions = new HostFunctionTable(this.stack, this.pending);
-    this.registry = new Registry(config, kinds, { bufferBytes: opts.streamBufferBytes, audit: opts.audit, ringBytes: opts.ringBytes });
+    this.registry = new Registry(config, kinds, {
+      bufferBytes: opts.streamBufferBytes,
+      audit: opts.audit,
+      ringBytes: opts.ringBytes,
+      // Only once output comes in bulk: raised earlier, start-up's freed memory would stay too.
+      onBulkOutput: raiseMallocThresholds,
+    });
   }
 
   static async create(opts: HostOptions = {}): Promise<Host> {

@@ -26,6 +26,8 @@ export interface ProcOptions {
   tag?: string;
   /** Replay ring size per stream for background processes (bytes). */
   ringBytes?: number;
+  /** Called on the first bulk output of each of its streams. */
+  onBulkOutput?: () => void;
   /** Called once when the command has ended (exit) or failed to start (error). */
   onEnd?: (proc: Proc, exit: ProcExit | undefined, error: ExecError | undefined) => void;
 }
@@ -82,6 +84,10 @@ export class Proc implements FlowOwner {
 
   get waiting(): boolean {
     return this.waiters > 0;
+  }
+
+  bulkOutput(): void {
+    this.opts.onBulkOutput?.();
   }
 
   /** The script waits on this command while `p` runs: meanwhile its output flows freely. */

@@ -31,6 +31,8 @@ export interface ExecutorOptions {
   audit?: (event: AuditEvent) => void;
   /** Default replay ring per stream for background processes (bytes). */
   ringBytes?: number;
+  /** Called on a command's first bulk output (the host's process-wide memory tuning). */
+  onBulkOutput?: () => void;
 }
 
 export class Executor {
@@ -77,6 +79,7 @@ export class Executor {
       background: opts.background,
       tag,
       ringBytes: opts.ringSize ?? this.options.ringBytes,
+      onBulkOutput: this.options.onBulkOutput,
       onEnd: (p, exit, error) => {
         this.procs.delete(p); // ended: nothing left to kill on release
         if (this.options.audit) this.audit(p, exit, error);

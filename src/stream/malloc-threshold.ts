@@ -6,7 +6,7 @@
  * its trim threshold to twice that: one such allocation, never written and dropped at once,
  * does what MALLOC_TRIM_THRESHOLD_ would, which a library cannot set for its process.
  * Elsewhere (musl, or a V8 with its own array-buffer heap) it is a short-lived buffer.
- * Done on the first bulk output (OutputStream), not at start-up, so what start-up frees
+ * Done by a Host on the first bulk output its commands send, not at start-up, so what start-up frees
  * still goes back. Measurements: docs/performance.md.
  */
 import { MALLOC_RAISE_BLOCK } from "../constants.js";

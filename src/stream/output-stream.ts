@@ -11,13 +11,14 @@
 import type { ByteSource } from "./byte-source.js";
 import { createDecoder, type ChunkDecoder } from "./decoder.js";
 import { ByteParts } from "./byte-parts.js";
-import { raiseMallocThresholds } from "./malloc-threshold.js";
 import { ExecError, toExecError } from "../errors.js";
 import { BULK_CHUNK, STREAM_HIGH_WATER } from "../constants.js";
 
 export interface FlowOwner {
   /** True while the script is blocked waiting on this command. */
   readonly waiting: boolean;
+  /** Told once per stream, on its first chunk of bulk output (BULK_CHUNK or more). */
+  bulkOutput?(): void;
 }
 
 const NEWLINE = 0x0a;
@@ -37,6 +38,7 @@ export class OutputStream {
   private wakeScheduled = false;
   private fills: Array<{ bytes: number; done: () => void }> = [];
   private lastChunk = 0;
+  private bulkSeen = false;
   private readonly decoder: ChunkDecoder | undefined;
 
   /**
@@ -94,8 +96,10 @@ export class OutputStream {
 
   private push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    // Only once output comes in bulk: raised earlier, start-up's freed memory would stay too.
-    if (chunk.length >= BULK_CHUNK) raiseMallocThresholds();
+    if (chunk.length >= BULK_CHUNK && !this.bulkSeen) {
+      this.bulkSeen = true;
+      this.owner.bulkOutput?.();
+    }
     if (this.closed) return this.recycle?.(chunk.length); // closed by the script: drain and drop
     this.chunks.push(chunk);
     this.size += chunk.length;

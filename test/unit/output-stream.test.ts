@@ -46,6 +46,19 @@ describe("OutputStream", () => {
     expect(total).toBe(20 * 1024 * 1024);
   });
 
+  it("tells its owner once, on the first chunk of bulk output, and never for small chunks", async () => {
+    let told = 0;
+    const owner = { waiting: true, bulkOutput: () => told++ };
+    const small = new OutputStream("stdout", owner, undefined);
+    for (let i = 0; i < 100; i++) small.feed(Buffer.alloc(16 * 1024 - 1));
+    expect(told).toBe(0);
+    const big = new OutputStream("stdout", owner, undefined);
+    big.feed(Buffer.alloc(100));
+    big.feed(Buffer.alloc(16 * 1024));
+    big.feed(Buffer.alloc(64 * 1024));
+    expect(told).toBe(1);
+  });
+
   it("flows freely while the script waits on the command", async () => {
     const owner = { waiting: true };
     const s = new OutputStream("stderr", owner, undefined, 1024);

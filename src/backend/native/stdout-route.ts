@@ -21,11 +21,6 @@ export function noteStdout(bytes: number): void {
   lastWasBulk = bytes >= BULK_STDOUT;
 }
 
-/** How the next command's stdout will go. */
-export function nextRoute(): "pipe" | "socket pair" {
-  return lastWasBulk ? "socket pair" : "pipe";
-}
-
 /** A pair for the next command, or undefined: a pipe. */
 export function stdoutPair(): Promise<StdoutPair | undefined> | undefined {
   if (!lastWasBulk || executors === 0) return undefined;
