@@ -1,12 +1,125 @@
 /**
  * wasmoon, loaded with require(): importing this large CommonJS bundle through ESM makes
  * Node scan it for named exports first, on every start-up.
+ *
+ * Also the one home of what moonexec reads inside wasmoon's emscripten module (the heap,
+ * malloc, the raw exports) and of the lua_State layout it relies on.
  */
 import { createRequire } from "node:module";
+import { useWasmAllocator } from "./wasm-allocator.js";
 
 const wasmoon = createRequire(import.meta.url)("wasmoon") as typeof import("wasmoon");
 
-export const { LuaFactory, LuaReturn, LuaType, LuaEventMasks, LUA_REGISTRYINDEX } = wasmoon;
+export const { LuaReturn, LuaType, LuaEventMasks, LUA_REGISTRYINDEX } = wasmoon;
 export type { LuaEngine, LuaThread, LuaWasm } from "wasmoon";
 export type LuaReturn = import("wasmoon").LuaReturn;
-export type LuaFactory = import("wasmoon").LuaFactory;
+type LuaWasm = import("wasmoon").LuaWasm;
+
+/**
+ * wasmoon's factory; an engine made with `traceAllocations` counts its heap in wasm instead
+ * of a JavaScript allocator (wasm-allocator.ts), when the glue's raw functions can be reached.
+ */
+export class LuaFactory extends wasmoon.LuaFactory {
+  override async createEngine(options: Parameters<import("wasmoon").LuaFactory["createEngine"]>[0] = {}): Promise<import("wasmoon").LuaEngine> {
+    const engine = await super.createEngine(options);
+    if (options.traceAllocations) {
+      const m = emscripten(engine.global.lua);
+      useWasmAllocator(engine.global, rawExports(m));
+    }
+    return engine;
+  }
+}
+
+/** The parts of the emscripten module moonexec uses. */
+interface Emscripten {
+  HEAPU8: Uint8Array;
+  HEAP32: Int32Array;
+  _malloc(size: number): number;
+  _free(ptr: number): void;
+  _realloc(ptr: number, size: number): number;
+}
+
+function emscripten(lua: LuaWasm): Emscripten {
+  return (lua as unknown as { module: Emscripten }).module;
+}
+
+/** The heap as bytes; a fresh view each time (the heap may grow and detach older views). */
+export function heapU8(lua: LuaWasm): Uint8Array {
+  return emscripten(lua).HEAPU8;
+}
+
+/** The heap as 32-bit words (index = address >> 2); fresh each time, as heapU8. */
+export function heap32(lua: LuaWasm): Int32Array {
+  return emscripten(lua).HEAP32;
+}
+
+/** malloc on the wasm heap (0 when out of memory). */
+export function wasmMalloc(lua: LuaWasm, size: number): number {
+  return emscripten(lua)._malloc(size);
+}
+
+/** free on the wasm heap. */
+export function wasmFree(lua: LuaWasm, ptr: number): void {
+  emscripten(lua)._free(ptr);
+}
+
+/**
+ * Where `allowhook` lies in a lua_State (Lua 5.4, wasm32: after the GC header's next
+ * pointer, tt and marked, and status). When 0, Lua runs no hooks on that thread.
+ */
+const ALLOWHOOK_OFFSET = 7;
+const STATUS_OFFSET = 6;
+
+/**
+ * Whether the lua_State layout is the expected one: checked on a thread outside any hook,
+ * where allowhook must read 1 and status 0. Without it, allowhook is never touched.
+ */
+export function allowHookKnown(lua: LuaWasm, L: number): boolean {
+  const heap = heapU8(lua);
+  return heap[L + STATUS_OFFSET] === 0 && heap[L + ALLOWHOOK_OFFSET] === 1;
+}
+
+/** Thread L's allowhook byte (see allowHookKnown). */
+export function getAllowHook(lua: LuaWasm, L: number): boolean {
+  return heapU8(lua)[L + ALLOWHOOK_OFFSET] !== 0;
+}
+
+/** Switch thread L's hooks on or off from inside a hook (see allowHookKnown). */
+export function setAllowHook(lua: LuaWasm, L: number, on: boolean): void {
+  heapU8(lua)[L + ALLOWHOOK_OFFSET] = on ? 1 : 0;
+}
+
+/**
+ * The glue's realloc and free as raw wasm functions, which another wasm module can import
+ * and call without leaving wasm. The glue exports them only behind JavaScript wrappers that
+ * pass their arguments on with `Function.prototype.apply`: that call is watched once, here,
+ * to learn the function it is applied to. undefined when that does not give wasm functions.
+ */
+function rawExports(m: Emscripten): { realloc: Function; free: Function } | undefined {
+  const free = appliedWasmFunction(() => m._free(0)) ?? (isWasmFunction(m._free) ? m._free : undefined); // free(NULL): nothing
+  let block = 0;
+  const realloc = appliedWasmFunction(() => (block = m._realloc(0, 8))) ?? (isWasmFunction(m._realloc) ? m._realloc : undefined);
+  m._free(block);
+  return free && realloc ? { realloc, free } : undefined;
+}
+
+/** The wasm function that `call` passes its arguments to through Function.prototype.apply. */
+function appliedWasmFunction(call: () => void): Function | undefined {
+  const applied: Function[] = [];
+  const apply = Function.prototype.apply;
+  Function.prototype.apply = function (this: Function, that: unknown, args?: unknown) {
+    applied.push(this);
+    return Reflect.apply(this, that, (args ?? []) as unknown[]);
+  };
+  try {
+    call();
+  } finally {
+    Function.prototype.apply = apply;
+  }
+  return applied.find(isWasmFunction);
+}
+
+/** An exported wasm function (its source is native code, and its name is its index). */
+function isWasmFunction(f: unknown): f is Function {
+  return typeof f === "function" && /^\d+$/.test(f.name) && /\[native code\]/.test(Function.prototype.toString.call(f));
+}
