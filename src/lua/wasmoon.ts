@@ -15,17 +15,26 @@ export type { LuaEngine, LuaThread, LuaWasm } from "wasmoon";
 export type LuaReturn = import("wasmoon").LuaReturn;
 type LuaWasm = import("wasmoon").LuaWasm;
 
+let shared: import("wasmoon").LuaFactory | undefined;
+
 /**
- * wasmoon's factory; an engine made with `traceAllocations` counts its heap in wasm instead
- * of a JavaScript allocator (wasm-allocator.ts), when the glue's raw functions can be reached.
+ * Start reading and compiling the Lua wasm now (once per process): V8 compiles it on
+ * background threads, so the CLI calls this before it loads the rest of its code.
  */
-export class LuaFactory extends wasmoon.LuaFactory {
-  override async createEngine(options: Parameters<import("wasmoon").LuaFactory["createEngine"]>[0] = {}): Promise<import("wasmoon").LuaEngine> {
-    const engine = await super.createEngine(options);
-    if (options.traceAllocations) {
-      const m = emscripten(engine.global.lua);
-      useWasmAllocator(engine.global, rawExports(m));
-    }
+export function warmLua(): void {
+  shared ??= new wasmoon.LuaFactory();
+}
+
+/**
+ * Makes engines on the process's one wasm module (warmLua). An engine made with
+ * `traceAllocations` counts its heap in wasm instead of a JavaScript allocator
+ * (wasm-allocator.ts), when the glue's raw functions can be reached.
+ */
+export class LuaFactory {
+  async createEngine(options: Parameters<import("wasmoon").LuaFactory["createEngine"]>[0] = {}): Promise<import("wasmoon").LuaEngine> {
+    warmLua();
+    const engine = await shared!.createEngine(options);
+    if (options.traceAllocations) useWasmAllocator(engine.global, rawExports(emscripten(engine.global.lua)));
     return engine;
   }
 }
@@ -61,6 +70,11 @@ export function wasmMalloc(lua: LuaWasm, size: number): number {
 /** free on the wasm heap. */
 export function wasmFree(lua: LuaWasm, ptr: number): void {
   emscripten(lua)._free(ptr);
+}
+
+/** lua_call on the module directly (wasmoon's wrapper adds per-call conversions); Lua errors propagate. */
+export function luaCall(lua: LuaWasm, L: number, nargs: number, nresults: number): void {
+  (emscripten(lua) as unknown as { _lua_callk(L: number, n: number, r: number, ctx: number, k: number): void })._lua_callk(L, nargs, nresults, 0, 0);
 }
 
 /**
