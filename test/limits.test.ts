@@ -200,7 +200,7 @@ describe("SIGTERM to `moonexec run`", () => {
     expect(await gone(marker)).toEqual([]);
   });
 
-  it("a SIGTERM while the script waits exits 143 after cleanup, also right after a burst of resumes", async () => {
+  it("a SIGTERM while the script waits (Lua idle a while) exits 143 after cleanup, also after a burst of resumes", async () => {
     const marker = "103.5";
     const dir = tempDir({
       "s.lua": `local sh = require("exec").get("local:shell")
@@ -212,10 +212,35 @@ describe("SIGTERM to `moonexec run`", () => {
     });
     const cli = startCli(["run", "s.lua"], { cwd: dir });
     await cli.waitFor("waiting");
+    await new Promise((r) => setTimeout(r, 300)); // past the resumes' session (src/lua/resume-signals.ts)
     cli.child.kill("SIGTERM");
     expect(await cli.exited).toBe(143);
     expect(running(marker)).toEqual([]); // killed before the exit, not by the watchdog after it
   });
+});
+
+describe("signals while a script waits on the host again and again", () => {
+  // The resumes follow each other closely, so the SIGINT watchdog stays held between them
+  // (src/lua/resume-signals.ts): a SIGINT that lands between two resumes is only recorded, and
+  // must still end the run.
+  for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    it(`${sig} ends the run (exit ${code} or death by ${sig})`, async () => {
+      const dir = tempDir({ "s.lua": `local task = require("task")\nio.stdout:write("busy\\n")\nwhile true do task.sleep(0) end` });
+      const cli = startCli(["run", "s.lua"], { cwd: dir });
+      const kill = setTimeout(() => cli.child.kill("SIGKILL"), 15_000);
+      try {
+        await cli.waitFor("busy");
+        await new Promise((r) => setTimeout(r, 300));
+        const t0 = Date.now();
+        cli.child.kill(sig);
+        expect([code, sig]).toContain(await cli.exited);
+        expect(Date.now() - t0).toBeLessThan(5000);
+        if (sig === "SIGINT") expect(cli.stderr()).toBe("moonexec: interrupted\n");
+      } finally {
+        clearTimeout(kill);
+      }
+    });
+  }
 });
 
 describe("after an interrupted CPU loop", () => {

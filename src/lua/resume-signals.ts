@@ -2,22 +2,26 @@
  * Signals while Lua runs on the main thread (`moonexec run`, which owns its process).
  *
  * A resume of a Lua thread is one synchronous call: JavaScript signal listeners cannot run
- * until it returns, and a CPU loop never returns. So, during a resume:
+ * until it returns, and a CPU loop never returns. So Lua runs in *sessions*: a session starts
+ * with a resume and lasts while resumes follow each other within SIGNAL_SESSION_IDLE_MS, and
+ * until the run ends. During a session:
  *
- * - SIGINT: V8's SIGINT watchdog (vm's breakOnSigint) terminates the call, even inside wasm;
- *   the caller gives the VM up and the run ends as interrupted (exit 130, cleanup in-process).
- * - SIGTERM, SIGHUP: their listeners are taken off, so the signal's default action applies and
- *   the process dies at once; the host-death guards (native watchdog, Incus watcher, Docker
- *   AutoRemove) clean up what the script started. Between resumes the listeners are back and
- *   the run ends in order (exit 143 / 129). Either way the shell sees 128 + the signal.
+ * - SIGINT: each resume runs inside vm's breakOnSigint: V8's SIGINT watchdog terminates it,
+ *   even inside wasm; the caller gives the VM up and the run ends as interrupted (exit 130,
+ *   cleanup in-process). A SIGINT between two resumes is recorded by the watchdog and handed
+ *   to the SIGINT listeners before the next resume, or by the session's timer.
+ * - SIGTERM, SIGHUP: their listeners are off, so the default action applies and the process
+ *   dies at once; the host-death guards (native watchdog, Incus watcher, Docker AutoRemove)
+ *   clean up what the script started. Outside sessions (the script has waited a while) the
+ *   listeners are on and the run ends in order (exit 143). The shell sees 143 either way.
  *
- * Cost. breakOnSigint alone starts and joins a watchdog thread on every call, and takes the
- * SIGINT listeners off and on again (~0.1–0.2 ms a resume). Here the watchdog is held for a
- * *session* instead — the resumes of a run that follow each other closely — through the
- * contextify binding's startSigintWatchdog/stopSigintWatchdog (what Node's REPL uses); each
- * resume's own watchdog then only counts up and down. While a session holds the watchdog, a
- * SIGINT between resumes is only recorded by it: it is taken before the next resume and by
- * the session's timer. Without the binding, each resume pays the full price.
+ * Why sessions, not one switch per resume: breakOnSigint alone starts and joins a watchdog
+ * thread on every call and takes the SIGINT listeners off and on (~0.1–0.2 ms a resume);
+ * held for the session through the contextify binding's startSigintWatchdog (what Node's
+ * REPL uses), each resume's own watchdog only counts up and down. And taking a listener off
+ * closes Node's signal handle: a signal that handle caught but the event loop had not yet
+ * dispatched is dropped (libuv), so switching listeners on every resume lost SIGTERMs sent to
+ * a busy script. Without the binding, each resume pays the full watchdog price.
  */
 import { Script } from "node:vm";
 import { SIGNAL_SESSION_IDLE_MS } from "../constants.js";
@@ -27,29 +31,28 @@ interface WatchdogBinding {
   stopSigintWatchdog(): boolean;
 }
 
-/** Signals whose default action (death) applies during a resume, when the process listens to them. */
-const FATAL_DURING_RESUME = ["SIGTERM", "SIGHUP"] as const;
+type Listener = (...args: unknown[]) => void;
+
+/** Signals whose default action (death) applies during a session. */
+const FATAL_IN_SESSION = ["SIGTERM", "SIGHUP"] as const;
 
 const binding = contextify();
 let active = false;
-let savedSigint: Array<(...args: unknown[]) => void> = [];
+let saved: Array<[NodeJS.Signals, Listener[]]> = [];
 let timer: NodeJS.Timeout | undefined;
 let lastResume = 0;
 
 /**
- * Call `fn` (a resume) so that SIGINT terminates it and SIGTERM/SIGHUP kill the process.
- * Throws ERR_SCRIPT_EXECUTION_INTERRUPTED when a SIGINT stopped it: V8 stopped whatever ran
- * at that moment, a host call's JavaScript included (a write to stdout half done), so only
- * a host that owns the process and ends with the run may use this.
+ * Call `fn` (a resume) inside a session. Throws ERR_SCRIPT_EXECUTION_INTERRUPTED when a
+ * SIGINT stopped it: V8 stopped whatever ran at that moment, a host call's JavaScript included
+ * (a write to stdout half done), so only a host that owns the process and ends with the run
+ * may use this.
  */
 export function resumeUnderSignals<T>(fn: () => T): T {
-  if (binding && !active) begin();
-  const fatal = FATAL_DURING_RESUME.filter((s) => process.listenerCount(s) > 0).map((s) => [s, process.rawListeners(s)] as const);
-  for (const [s] of fatal) process.removeAllListeners(s);
+  if (!active) begin();
   try {
     return underSigintWatchdog(fn);
   } finally {
-    for (const [s, listeners] of fatal) for (const l of listeners) process.on(s, l as () => void);
     lastResume = Date.now();
   }
 }
@@ -63,32 +66,37 @@ export function deliverPendingSigint(): boolean {
   // A nested start/stop pair reads and clears the watchdog's pending flag.
   binding.startSigintWatchdog();
   if (!binding.stopSigintWatchdog()) return false;
-  for (const l of savedSigint) l("SIGINT");
+  for (const l of listenersOf("SIGINT")) l("SIGINT");
   return true;
 }
 
-/** End the session (the run ended, or its Lua has been idle a while): SIGINT goes back to its listeners. */
+/** End the session (the run ended, or its Lua has been idle a while): the listeners are back. */
 export function endSignalSession(): void {
-  if (!active || !binding) return;
+  if (!active) return;
   active = false;
   clearTimeout(timer);
   timer = undefined;
-  const pending = binding.stopSigintWatchdog();
-  const listeners = savedSigint;
-  savedSigint = [];
-  for (const l of listeners) process.on("SIGINT", l);
-  if (pending) for (const l of listeners) l("SIGINT");
+  const pending = binding?.stopSigintWatchdog() ?? false;
+  const back = saved;
+  saved = [];
+  for (const [s, listeners] of back) for (const l of listeners) process.on(s, l);
+  if (pending) for (const l of back.find(([s]) => s === "SIGINT")?.[1] ?? []) l("SIGINT");
 }
 
 function begin(): void {
-  // Node's SIGINT listeners would take the signal from the watchdog (the handler installed
-  // last wins): they are off while the session holds it, and called for a pending SIGINT.
-  savedSigint = process.rawListeners("SIGINT") as typeof savedSigint;
-  process.removeAllListeners("SIGINT");
-  binding!.startSigintWatchdog();
+  // The SIGINT listeners would take the signal from the watchdog (the handler installed last
+  // wins), so they are off too while it is held. Without the binding they stay: vm handles them.
+  const off: NodeJS.Signals[] = [...FATAL_IN_SESSION, ...(binding ? (["SIGINT"] as const) : [])];
+  saved = off.map((s) => [s, process.rawListeners(s) as Listener[]]);
+  for (const s of off) process.removeAllListeners(s);
+  binding?.startSigintWatchdog();
   active = true;
   lastResume = Date.now();
   arm(SIGNAL_SESSION_IDLE_MS);
+}
+
+function listenersOf(signal: NodeJS.Signals): Listener[] {
+  return saved.find(([s]) => s === signal)?.[1] ?? [];
 }
 
 function arm(ms: number): void {
