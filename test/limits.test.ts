@@ -193,11 +193,17 @@ describe("SIGTERM to `moonexec run`", () => {
         while true do end`,
     });
     const cli = startCli(["run", "s.lua"], { cwd: dir });
-    await cli.waitFor("spinning");
-    expect(running(marker).length).toBeGreaterThan(0);
-    cli.child.kill("SIGTERM");
-    expect(await cli.exited).toBe("SIGTERM");
-    expect(await gone(marker)).toEqual([]);
+    const kill = setTimeout(() => cli.child.kill("SIGKILL"), 15_000);
+    try {
+      await cli.waitFor("spinning");
+      expect(running(marker).length).toBeGreaterThan(0);
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited).toBe("SIGTERM");
+      expect(await gone(marker)).toEqual([]);
+    } finally {
+      clearTimeout(kill);
+      cli.child.kill("SIGKILL");
+    }
   });
 
   it("a SIGTERM while the script waits (Lua idle a while) exits 143 after cleanup, also after a burst of resumes", async () => {
@@ -211,11 +217,15 @@ describe("SIGTERM to `moonexec run`", () => {
         p:wait()`,
     });
     const cli = startCli(["run", "s.lua"], { cwd: dir });
-    await cli.waitFor("waiting");
-    await new Promise((r) => setTimeout(r, 300)); // past the resumes' session (src/lua/resume-signals.ts)
-    cli.child.kill("SIGTERM");
-    expect(await cli.exited).toBe(143);
-    expect(running(marker)).toEqual([]); // killed before the exit, not by the watchdog after it
+    try {
+      await cli.waitFor("waiting");
+      await new Promise((r) => setTimeout(r, 300)); // past the resumes' session (src/lua/resume-signals.ts)
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited).toBe(143);
+      expect(running(marker)).toEqual([]); // killed before the exit, not by the watchdog after it
+    } finally {
+      cli.child.kill("SIGKILL");
+    }
   });
 });
 
