@@ -61,4 +61,9 @@ export async function benchCpu() {
     record(`cpu ${name}: with --time-limit`, t.limited, t.wasmoon, "wasmoon", undefined, { ratio: pairedRatio(t, "limited", "wasmoon") });
     if (lua) record(`cpu ${name}: moonexec run vs native`, t.moonexec, t.lua, "lua5.4", 3.5, { ratio: pairedRatio(t, "moonexec", "lua") });
   }
+  // What the signal handling of `moonexec run` costs per resume (docs/limits.md), reported.
+  const waits = fileURLToPath(new URL("./cpu-waits.js", import.meta.url));
+  console.error("cpu: 20 000 host waits");
+  const w = await compare({ owned: () => run(process.execPath, [waits, "1"]), library: () => run(process.execPath, [waits, "0"]) }, runs);
+  record("cpu 20 000 host waits: as moonexec run", w.owned, w.library, "library host", undefined, { ratio: pairedRatio(w, "owned", "library") });
 }

@@ -5,7 +5,8 @@
 // The library (dist/index.js) stays plain tsc output.
 import { build } from "esbuild";
 import { createRequire } from "node:module";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -38,3 +39,9 @@ await build({
   define: { "import.meta.url": "__moonexec_url" },
   banner: { js: 'const __moonexec_url = require("node:url").pathToFileURL(__filename).href;' },
 });
+
+// The code cache (bin/code-cache.cjs): one run of an empty script with the CLI as users start it.
+const empty = `${outdir}/empty.lua`;
+writeFileSync(empty, "");
+execFileSync(process.execPath, [`${root}bin/moonexec.js`, "run", empty], { env: { ...process.env, MOONEXEC_CODE_CACHE: "write" }, stdio: "inherit" });
+rmSync(empty);

@@ -44,3 +44,12 @@ export const MALLOC_RAISE_BLOCK = 31 * 1024 * 1024;
 
 /** How often a native executor checks whether a lingering process group is empty (its id may then be reused). */
 export const GROUP_PRUNE_MS = 1000;
+
+/** Lua instructions between calls of the host's count hook (where it is on): also how far an outer coroutine runs on before it meets a stop. */
+export const HOOK_EVERY = 1000;
+
+/** Longest stretch of Lua without an event-loop turn, where the count hook is on: signals, cancel() and I/O wait at most this long. */
+export const SLICE_MS = 50;
+
+/** Idle time after which a run's Lua gives the SIGINT watchdog back (resume-signals.ts): longer than the gaps of a busy I/O loop, short beside a human's Ctrl-C. */
+export const SIGNAL_SESSION_IDLE_MS = 20;

@@ -1,6 +1,7 @@
 /** The `moonexec` command: parse the command line and dispatch to a subcommand. */
 import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { parseArgs, UsageError, USAGE, type CliOptions } from "./args.js";
+import { warmLua } from "../lua/wasmoon.js";
 
 async function main(argv: string[]): Promise<number> {
   let opts: CliOptions;
@@ -30,9 +31,11 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`moonexec: run: ${problem}\n`);
         return 2;
       }
+      warmLua(); // compiles in the background while the rest of the CLI loads
       return (await import("./run.js")).runCommand(opts);
     }
     case "repl":
+      warmLua();
       return (await import("./repl.js")).replCommand(opts);
     case "check":
       return (await import("./check.js")).checkCommand(opts);

@@ -17,6 +17,9 @@ export async function runCommand(opts: CliOptions): Promise<number> {
     if (interrupts > 1) process.exit(stopCode); // second Ctrl-C: give up waiting for cleanup
     host.interrupt();
   };
+  // While Lua runs (and 20 ms after) these listeners are off: a SIGTERM kills the process
+  // outright (the host-death guards clean up) and a SIGINT stops Lua anywhere
+  // (src/lua/resume-signals.ts). SIGHUP is not handled: its default action ends the process.
   const onSigint = () => stop(130);
   const onSigterm = () => stop(143);
   process.on("SIGINT", onSigint);

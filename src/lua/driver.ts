@@ -11,11 +11,12 @@
  * so pcall cannot swallow it) and gives the event loop a turn every few milliseconds so
  * SIGINT is seen during CPU-bound Lua.
  */
-import { Script } from "node:vm";
-import { LuaReturn, LuaEventMasks, LuaType, LUA_REGISTRYINDEX, type LuaThread } from "./wasmoon.js";
+import { LuaReturn, LuaEventMasks, LuaType, LUA_REGISTRYINDEX, heap32, setAllowHook, wasmMalloc, type LuaThread } from "./wasmoon.js";
 import type { LuaStack, LuaValue } from "./values.js";
 import { AWAIT_BYTES, SLICE_BYTES, pushOutcome, type PendingTable, type Outcome } from "./host-functions.js";
 import { ScriptHooks } from "./script-hooks.js";
+import { deliverPendingSigint, endSignalSession, resumeUnderSignals } from "./resume-signals.js";
+import { HOOK_EVERY, SLICE_MS } from "../constants.js";
 
 /** The script ended on purpose (os.exit) or was stopped (limit, SIGINT). */
 export class ScriptStop extends Error {
@@ -39,9 +40,6 @@ export class LuaScriptError extends Error {
     this.name = "LuaScriptError";
   }
 }
-
-const HOOK_EVERY = 1000; // instructions between hook calls: also how far an outer coroutine runs on before it meets a stop
-const SLICE_MS = 50; // longest stretch of Lua without an event-loop turn
 
 /** A Lua thread the scheduler drives. */
 export interface Task {
@@ -68,10 +66,7 @@ export class Driver {
   private live = new Set<Task>();
   private nextTaskId = 1;
   private resumeOut = 0;
-  /** Threads whose hook was set to every instruction to unwind a stop. */
-  private hurried = new Set<number>();
   private sliceInFlight = false;
-  private allowHookOffset = -1;
   private describeRef = 0;
   /** The script's own hooks share the one C hook below (see script-hooks.ts). */
   readonly scriptHooks: ScriptHooks;
@@ -116,7 +111,7 @@ export class Driver {
    * none when this driver runs unhooked (see `hooked`); script hooks go on through scriptHooks.
    */
   installHook(L: number): void {
-    if (this.allowHookOffset < 0) this.allowHookOffset = probeAllowHook(this.stack, L);
+    this.scriptHooks.probe(L);
     if (this.hooked) this.scriptHooks.hostHook(L, LuaEventMasks.Count, HOOK_EVERY);
   }
 
@@ -128,7 +123,7 @@ export class Driver {
         const now = Date.now();
         if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
         if (this.stopReason) return this.unwind(hookL, this.stopReason);
-        if (this.hurried.size && this.hurried.delete(hookL)) this.setHook(hookL, undefined); // left over from a stopped run
+        this.scriptHooks.unhurry(hookL); // left over from a stopped run
         if (now - this.sliceStart < SLICE_MS || !lua.lua_isyieldable(hookL)) return;
         // A coroutine's yield goes to whoever resumed it: the prelude's resume asks
         // took_slice() and passes the pause up to the scheduler.
@@ -139,11 +134,6 @@ export class Driver {
     return this.hookPtr;
   }
 
-  /** The host's count on thread L alone; undefined: back to the default. */
-  private setHook(L: number, count: number | undefined): void {
-    this.scriptHooks.hostHookOn(L, count);
-  }
-
   /**
    * The run is stopped and `hookL` still runs Lua: end it. From here on every instruction of
    * this thread and of the run's top thread calls the hook, so a pcall (or a coroutine) that
@@ -151,25 +141,16 @@ export class Driver {
    */
   private unwind(hookL: number, reason: ScriptStop): void {
     const lua = this.stack.api;
-    for (const L of [hookL, this.runningL]) {
-      if (L && !this.hurried.has(L)) {
-        this.hurried.add(L);
-        this.setHook(L, 1);
-      }
-    }
+    for (const L of [hookL, this.runningL]) if (L) this.scriptHooks.hurry(L);
     if (hookL === this.runningL && lua.lua_isyieldable(hookL)) {
       lua.lua_yieldk(hookL, 0, 0, 0); // straight back to the scheduler, which ends the run
       return;
     }
     // Lua runs a message handler called for an error raised in a hook with hooks off: one
     // that loops would never be stopped. Hooks on, it meets this same error at once.
-    if (this.allowHookOffset >= 0) this.heap()[hookL + this.allowHookOffset] = 1;
+    if (this.scriptHooks.allowHook) setAllowHook(this.stack.lua, hookL, true);
     this.stack.push(hookL, reason.message);
     lua.lua_error(hookL);
-  }
-
-  private heap(): Uint8Array {
-    return (this.stack.lua as any).module.HEAPU8;
   }
 
   /** The prelude's resume: did the coroutine just pause for a time slice (not yield)? */
@@ -242,6 +223,7 @@ export class Driver {
         t.finish(t.L, 0, new LuaScriptError("task abandoned: its run ended", ""));
       }
       main.dead = true;
+      if (this.watched) endSignalSession();
     }
   }
 
@@ -317,14 +299,16 @@ export class Driver {
   }
 
   private resume(L: number, nargs: number): [LuaReturn, number] {
-    const m = (this.stack.lua as any).module;
-    if (!this.resumeOut) this.resumeOut = m._malloc(4);
-    m.HEAP32[this.resumeOut >> 2] = 0;
+    const lua = this.stack.lua;
+    if (!this.resumeOut) this.resumeOut = wasmMalloc(lua, 4);
+    heap32(lua)[this.resumeOut >> 2] = 0;
     let status: LuaReturn;
     if (!this.watched) status = this.stack.api.lua_resume(L, 0, nargs, this.resumeOut);
     else {
+      // A SIGINT that came while Lua was idle ends the run before it resumes.
+      if (deliverPendingSigint() && this.stopReason) throw this.stopReason;
       try {
-        status = underSigintWatchdog(() => this.stack.api.lua_resume(L, 0, nargs, this.resumeOut));
+        status = resumeUnderSignals(() => this.stack.api.lua_resume(L, 0, nargs, this.resumeOut));
       } catch (e) {
         if ((e as { code?: string }).code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
         this.broken = true;
@@ -332,7 +316,7 @@ export class Driver {
         throw this.stopReason;
       }
     }
-    return [status, m.HEAP32[this.resumeOut >> 2]];
+    return [status, heap32(lua)[this.resumeOut >> 2]!];
   }
 
   /**
@@ -369,39 +353,4 @@ export class Driver {
     lua.lua_settop(L, -2);
     return new LuaScriptError(message, traceback);
   }
-}
-
-/**
- * Where `allowhook` lies in a lua_State (Lua 5.4, wasm32: after the GC header's pointer and
- * two bytes, and `status`). Checked on a thread outside any hook, where it must read 1 and
- * `status` 0; -1 (do not touch) when the layout is not the expected one.
- */
-function probeAllowHook(stack: LuaStack, L: number): number {
-  const heap: Uint8Array = (stack.lua as any).module.HEAPU8;
-  return heap[L + 6] === 0 && heap[L + 7] === 1 ? 7 : -1;
-}
-
-const WATCHED = Symbol.for("moonexec.watched");
-let watchedCall: (() => void) | undefined;
-let watchedScript: Script | undefined;
-
-/**
- * Call `fn` so that a SIGINT terminates it (vm's breakOnSigint: a watchdog thread asks V8 to
- * stop, even inside wasm). Throws ERR_SCRIPT_EXECUTION_INTERRUPTED then. V8 stops whatever
- * JS runs at that moment, a host call's included (a write to stdout half done): only a host
- * that owns the process and ends with the run may use it.
- */
-function underSigintWatchdog<T>(fn: () => T): T {
-  if (!watchedScript) {
-    (globalThis as Record<symbol, unknown>)[WATCHED] = () => watchedCall!();
-    watchedScript = new Script(`globalThis[Symbol.for("moonexec.watched")]()`);
-  }
-  let out!: T;
-  watchedCall = () => void (out = fn());
-  try {
-    watchedScript.runInThisContext({ breakOnSigint: true });
-  } finally {
-    watchedCall = undefined;
-  }
-  return out;
 }

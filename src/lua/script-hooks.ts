@@ -7,7 +7,7 @@
  * hook, and its own count cannot slow the host's checks (the smaller count wins; the
  * dispatcher counts the script's own).
  */
-import { LuaEventMasks, LUA_REGISTRYINDEX } from "./wasmoon.js";
+import { LuaEventMasks, LUA_REGISTRYINDEX, allowHookKnown, getAllowHook, heap32, luaCall, setAllowHook } from "./wasmoon.js";
 import { ExecError } from "../errors.js";
 import type { LuaStack } from "./values.js";
 import type { HostFn } from "./host-functions.js";
@@ -15,7 +15,6 @@ import type { HostFn } from "./host-functions.js";
 const EVENT_NAMES = ["call", "return", "line", "count", "tail call"];
 const HOOK_COUNT = 3; // lua_Debug.event of a count hook
 const CURRENTLINE_OFFSET = 24; // lua_Debug.currentline on wasm32
-const ALLOWHOOK_OFFSET = 7; // lua_State.allowhook on wasm32 (after next, tt, marked, status)
 const LETTERS: Record<string, number> = { c: LuaEventMasks.Call, r: LuaEventMasks.Ret, l: LuaEventMasks.Line };
 
 interface Wanted {
@@ -27,18 +26,32 @@ export class ScriptHooks {
   private dispatcherRef = 0;
   private used = false;
   private host: Wanted = { mask: 0, count: 0 };
-  /** Threads whose host count differs from the default for now (a stop unwinding them). */
-  private readonly hostOn = new Map<number, number>();
+  /**
+   * Threads hooked on every instruction to unwind a stop. An entry outlives its run: the
+   * thread, if it lives on, is set back the next time its hook fires; one that was collected
+   * leaves a number here until its address is reused and fires (see unhurry).
+   */
+  private readonly hurried = new Set<number>();
   /** Threads (addresses) on which the script set a hook. */
   private readonly script = new Map<number, Wanted>();
   /** Threads running a script hook now: their events go to the host only. */
   private readonly inHook = new Set<number>();
+  /** Whether the lua_State layout lets hooks be switched back on from inside a hook (see probe). */
+  allowHook = false;
+  private probed = false;
 
   constructor(
     private readonly stack: LuaStack,
     /** The driver's C hook (a wasm table index), made on first use. */
     private readonly hookPointer: () => number,
   ) {}
+
+  /** Check the lua_State layout once, on thread L outside any hook. */
+  probe(L: number): void {
+    if (this.probed) return;
+    this.probed = true;
+    this.allowHook = allowHookKnown(this.stack.lua, L);
+  }
 
   /** The prelude's dispatcher, kept in the registry. */
   setDispatcher(ref: number): void {
@@ -48,15 +61,20 @@ export class ScriptHooks {
   /** The host's own needs, applied to thread L (and remembered for threads the script hooks later). */
   hostHook(L: number, mask: number, count: number): void {
     this.host = { mask: count > 0 ? mask | LuaEventMasks.Count : mask, count };
-    this.hostOn.delete(L);
+    this.hurried.delete(L);
     this.apply(L);
   }
 
-  /** The host's count hook on thread L alone (a stop unwinding it); undefined: back to the default. */
-  hostHookOn(L: number, count: number | undefined): void {
-    if (count === undefined) this.hostOn.delete(L);
-    else this.hostOn.set(L, count);
+  /** Hook thread L on every instruction (a stop unwinding it). */
+  hurry(L: number): void {
+    if (this.hurried.has(L)) return;
+    this.hurried.add(L);
     this.apply(L);
+  }
+
+  /** Thread L back to the host's usual count, if a stop had hurried it. */
+  unhurry(L: number): void {
+    if (this.hurried.size && this.hurried.delete(L)) this.apply(L);
   }
 
   /** debug.sethook for thread L: mask letters "crl" and a count (0: none). */
@@ -74,8 +92,7 @@ export class ScriptHooks {
 
   private apply(L: number): void {
     const s = this.script.get(L);
-    const own = this.hostOn.get(L);
-    const host = own === undefined ? this.host : { mask: LuaEventMasks.Count, count: own };
+    const host = this.hurried.has(L) ? { mask: LuaEventMasks.Count, count: 1 } : this.host;
     const mask = host.mask | (s?.mask ?? 0);
     let count = host.count;
     if (s && s.count > 0) count = count > 0 ? Math.min(count, s.count) : s.count;
@@ -89,25 +106,24 @@ export class ScriptHooks {
    * event, which the host has nothing to do with.
    */
   dispatch(L: number, ar: number): boolean {
-    const m = (this.stack.lua as any).module;
-    const event: number = m.HEAP32[ar >> 2];
+    const lua = this.stack.lua;
+    const event = heap32(lua)[ar >> 2]!;
     if (this.used && this.dispatcherRef && !this.inHook.has(L)) {
-      const lua = this.stack.lua;
       lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(this.dispatcherRef));
       this.pushName(L, event);
-      if (event === 2) this.stack.api.lua_pushinteger(L, BigInt(m.HEAP32[(ar + CURRENTLINE_OFFSET) >> 2]));
+      if (event === 2) this.stack.api.lua_pushinteger(L, BigInt(heap32(lua)[(ar + CURRENTLINE_OFFSET) >> 2]!));
       else this.stack.api.lua_pushnil(L);
       this.stack.api.lua_pushinteger(L, BigInt(event === HOOK_COUNT ? lua.lua_gethookcount(L) : 0));
       // Lua runs a hook with hooks off; the script's hook must stay under the host's count
       // hook (an endless hook function would escape the limits), so they go back on for it.
-      const reopen = m.HEAPU8[L + ALLOWHOOK_OFFSET] === 0;
+      const reopen = this.allowHook && !getAllowHook(lua, L);
       this.inHook.add(L);
-      if (reopen) m.HEAPU8[L + ALLOWHOOK_OFFSET] = 1;
+      if (reopen) setAllowHook(lua, L, true);
       try {
-        m._lua_callk(L, 3, 0, 0, 0); // errors from the script's hook propagate, as in Lua
+        luaCall(lua, L, 3, 0); // errors from the script's hook propagate, as in Lua
       } finally {
         this.inHook.delete(L);
-        if (reopen) m.HEAPU8[L + ALLOWHOOK_OFFSET] = 0;
+        if (reopen) setAllowHook(lua, L, false);
       }
     }
     return event !== HOOK_COUNT;

@@ -91,6 +91,7 @@ q:wait()
     await cli.waitFor("released");
     expect(await gone(m)).toEqual([]);
     await cli.waitFor("waiting");
+    await new Promise((r) => setTimeout(r, 300)); // Lua idle: SIGTERM ends the run in order (docs/limits.md)
     cli.child.kill("SIGTERM");
     expect(await cli.exited).toBe(143);
     expect(running(m2)).toEqual([]); // cleanup ran before the exit
