@@ -1,0 +1,165 @@
+/**
+ * ssh:// docker hosts: HTTP to the remote daemon through `docker system dial-stdio` (the
+ * docker CLI's own ssh transport: the remote docker CLI connects to its daemon and relays
+ * stdin/stdout), one exec channel per HTTP connection. Unlike docker-modem's ssh agent,
+ * which logs in anew for every request, one SSH connection (exec.ssh's connect code, host
+ * keys checked the same way) carries the channels up to the server's session limit, and
+ * keep-alive reuses idle channels for the next request.
+ */
+import { Agent } from "node:http";
+import type { Duplex } from "node:stream";
+import type { ClientChannel } from "ssh2";
+import { ExecError } from "../../errors.js";
+import { connect, label, type Client, type ConnectSettings } from "../ssh/connect.js";
+
+/** What the remote runs per channel; stdin/stdout become the daemon connection. */
+export const DIAL_COMMAND = "docker system dial-stdio";
+/** OpenSSH's default MaxSessions: channels per connection before another connection opens. */
+const DEFAULT_CHANNELS = 10;
+/** Channel-open refusals that mean "no more sessions on this connection" (see ssh/pool.ts). */
+const SESSION_LIMIT_REASONS = new Set([1, 2, 4]);
+/** Enough of the remote's stderr to say why dial-stdio failed. */
+const STDERR_KEEP = 2048;
+
+interface Conn {
+  client: Client;
+  jumpClient?: Client;
+  active: number;
+  limit: number;
+  lost: boolean;
+}
+
+export class SshDockerTransport {
+  readonly agent: Agent;
+  /** SSH connections opened so far (for tests and docs: requests do not log in again). */
+  logins = 0;
+  /** dial-stdio channels opened so far. */
+  channels = 0;
+  private readonly conns: Conn[] = [];
+  private connecting: Promise<Conn> | undefined;
+  private closed = false;
+  readonly name: string;
+
+  constructor(private readonly settings: ConnectSettings) {
+    this.name = label(settings.target);
+    const agent = new Agent({ keepAlive: true });
+    // Async form: Node's Agent waits for the callback when createConnection returns nothing.
+    (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, done: (err: Error | null, s?: Duplex) => void) => {
+      this.channel().then(
+        (ch) => done(null, ch),
+        (e: Error) => done(e),
+      );
+      return undefined;
+    };
+    this.agent = agent;
+  }
+
+  /** Log in now, so a bad host, key or host key fails exec.get() with the reason. */
+  async warm(): Promise<void> {
+    await this.room().then((c) => c.active--);
+  }
+
+  private async room(): Promise<Conn> {
+    for (;;) {
+      if (this.closed) throw new ExecError("CLOSED", `docker over ssh ${this.name}: executor was released`);
+      for (let i = this.conns.length - 1; i >= 0; i--) if (this.conns[i]!.lost) this.conns.splice(i, 1);
+      const free = this.conns.find((c) => c.active < c.limit);
+      if (free) {
+        free.active++;
+        return free;
+      }
+      this.connecting ??= this.open().finally(() => (this.connecting = undefined));
+      await this.connecting;
+    }
+  }
+
+  private async open(): Promise<Conn> {
+    const { client, jumpClient } = await connect(this.settings);
+    this.logins++;
+    const conn: Conn = { client, jumpClient, active: 0, limit: DEFAULT_CHANNELS, lost: false };
+    client.on("error", () => {});
+    client.once("close", () => (conn.lost = true));
+    if (this.closed) {
+      client.end();
+      throw new ExecError("CLOSED", `docker over ssh ${this.name}: executor was released`);
+    }
+    this.conns.push(conn);
+    return conn;
+  }
+
+  /** A new dial-stdio channel, dressed as the socket Node's HTTP client expects. */
+  private async channel(): Promise<Duplex> {
+    for (let attempt = 0; ; attempt++) {
+      const conn = await this.room();
+      let ch: ClientChannel;
+      try {
+        ch = await new Promise<ClientChannel>((res, rej) => conn.client.exec(DIAL_COMMAND, (err, c) => (err ? rej(err) : res(c))));
+      } catch (e) {
+        conn.active--;
+        const reason = (e as { reason?: number }).reason;
+        if (reason !== undefined && SESSION_LIMIT_REASONS.has(reason) && conn.active >= 1 && attempt < 64) {
+          conn.limit = Math.max(1, conn.active);
+          continue;
+        }
+        if (conn.lost) throw new ExecError("UNAVAILABLE", `docker over ssh ${this.name}: connection lost`);
+        throw new ExecError("UNAVAILABLE", `docker over ssh ${this.name}: cannot run '${DIAL_COMMAND}': ${(e as Error).message}`);
+      }
+      this.channels++;
+      return this.dress(ch, conn);
+    }
+  }
+
+  private dress(ch: ClientChannel, conn: Conn): Duplex {
+    let stderr = "";
+    let gotData = false;
+    ch.stderr.on("data", (d: Buffer) => {
+      if (stderr.length < STDERR_KEEP) stderr += d.toString("utf8");
+    });
+    // Noted without a 'data' listener, which would start the stream before HTTP reads it.
+    // An EOF before any byte waits for the exit status: OpenSSH sends EOF first, and HTTP
+    // would report it as a bare "socket hang up".
+    // ssh2's Channel.destroy() takes no error: emit it, then close the channel.
+    const fail = (msg: string): void => {
+      ch.emit("error", new ExecError("UNAVAILABLE", `docker over ssh ${this.name}: ${msg}`));
+      ch.destroy();
+    };
+    let exited = false;
+    let heldEnd = false;
+    const push = ch.push.bind(ch);
+    ch.push = (chunk: unknown, encoding?: BufferEncoding) => {
+      if (chunk !== null) gotData = true;
+      else if (!gotData && !exited) {
+        heldEnd = true;
+        return false;
+      }
+      return push(chunk, encoding);
+    };
+    ch.once("exit", (code: number | null) => {
+      exited = true;
+      // Nothing ever came: the remote could not reach its daemon (no docker CLI, no access
+      // to the socket). Say so.
+      if (code !== 0 && !gotData) {
+        const why = stderr.trim() || `exit code ${code}`;
+        fail(`'${DIAL_COMMAND}' failed on the remote: ${why}`);
+      } else if (heldEnd) push(null);
+    });
+    ch.once("close", () => {
+      conn.active--;
+      if (heldEnd && !exited) fail(`'${DIAL_COMMAND}' ended without output or exit status`);
+    });
+    // Socket methods the HTTP client and agent call; a channel has no such knobs.
+    const sock = ch as unknown as Record<string, unknown>;
+    for (const m of ["setKeepAlive", "setNoDelay", "setTimeout", "ref", "unref"]) sock[m] ??= () => ch;
+    return ch;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.agent.destroy();
+    for (const c of this.conns.splice(0)) {
+      c.lost = true;
+      c.client.end();
+      c.jumpClient?.end();
+    }
+  }
+}
