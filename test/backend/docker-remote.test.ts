@@ -9,7 +9,8 @@ import { createServer, connect as netConnect, type AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Host } from "../../src/index.js";
 import { describeBackend } from "../helpers/backends.js";
-import { dockerSsh, dockerTls, sshDockerEntry, tlsEntry, tlsEnv } from "../helpers/docker-remote.js";
+import { dockerSsh, dockerSshSocket, dockerTls, hostKeyOf, SSH_DOCKER_HOST, sshDockerEntry, tlsEntry, tlsEnv } from "../helpers/docker-remote.js";
+import { sshEnv } from "../helpers/ssh.js";
 import { FaultProxy } from "../faults/proxy.js";
 import { runCli, tempDir } from "../helpers/cli.js";
 import { settingsOf } from "../../src/backend/ssh/connect.js";
@@ -57,8 +58,31 @@ ex:release()
 return echoed == all, #echoed, qcode, out, errs, code
 `;
 
-for (const backend of [dockerTls, dockerSsh]) {
-  const entry = backend === dockerTls ? tlsEntry() : sshDockerEntry();
+/** Reads 1000 MB; after 8 MB the test cuts the connection; reads on to nil, waits, runs one more command. */
+const CUT_SCRIPT = `
+local exec, fault = require("exec"), require("fault")
+local ex = assert(exec.get("r:box"))
+local p = assert(ex:exec({"dd", "if=/dev/zero", "bs=1048576", "count=1000"}))
+assert(p:start())
+local s, got, faulted, rerr = p:stdout_stream(), 0, false, nil
+while true do
+  local c, err = s:read()
+  if c == nil then rerr = err break end
+  got = got + #c
+  if not faulted and got >= ${8 * MB} then faulted = true fault.now() end
+end
+local code, werr = p:wait()
+local q = assert(ex:exec({"echo", "back"}))
+assert(q:start())
+local back = q:stdout_stream():read_all()
+ex:release()
+return got, rerr and rerr.kind, rerr and rerr.message, code, werr and werr.kind, back
+`;
+
+const SOCKET = { remote_socket: "/var/run/docker.sock" };
+
+for (const backend of [dockerTls, dockerSsh, dockerSshSocket]) {
+  const entry = backend === dockerTls ? tlsEntry() : backend === dockerSsh ? sshDockerEntry() : sshDockerEntry("root", SOCKET);
   describeBackend(backend, () => {
     it("runs a command: byte-exact stdout, separate stderr, exit code, stdin with EOF", async () => {
       const [same, n, qcode, out, errs, code] = await run(entry, ESSENTIALS);
@@ -74,7 +98,7 @@ for (const backend of [dockerTls, dockerSsh]) {
       const yaml = `namespace: r\nentries:\n  - name: box\n${Object.entries(entry).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join("\n")}\n`;
       const dir = tempDir({ "moonexec.yaml": yaml });
       const r = await runCli(["check", "--config", `${dir}/moonexec.yaml`]);
-      expect(r.stdout.toString()).toMatch(backend === dockerTls ? /reachable over TLS, server verified against field 'tls_ca'/ : /reachable over ssh, host key verified/);
+      expect(r.stdout.toString()).toMatch(backend === dockerTls ? /reachable over TLS, server verified against field 'tls_ca'/ : /reachable over ssh \((docker system dial-stdio|forwarded to \/var\/run\/docker.sock)\), host key verified/);
       expect(r.code, r.stdout.toString() + r.stderr).toBe(0);
     }, 60_000);
   });
@@ -168,25 +192,8 @@ describeBackend(dockerTls, () => {
     afterAll(() => proxy.close());
 
     it("gives nil, UNAVAILABLE after the bytes that came (never a short read), wait() fails, then works again", async () => {
-      const script = `
-        local exec, fault = require("exec"), require("fault")
-        local ex = assert(exec.get("r:box"))
-        local p = assert(ex:exec({"dd", "if=/dev/zero", "bs=1048576", "count=1000"}))
-        assert(p:start())
-        local s, got, faulted, rerr = p:stdout_stream(), 0, false, nil
-        while true do
-          local c, err = s:read()
-          if c == nil then rerr = err break end
-          got = got + #c
-          if not faulted and got >= ${8 * MB} then faulted = true fault.now() end
-        end
-        local code, werr = p:wait()
-        local q = assert(ex:exec({"echo", "back"}))
-        assert(q:start())
-        local back = q:stdout_stream():read_all()
-        ex:release()
-        return got, rerr and rerr.kind, rerr and rerr.message, code, werr and werr.kind, back`;
-      const [got, kind, message, code, waitKind, back] = await run(tlsEntry({ host: `tcp://127.0.0.1:${port}`, request_timeout: 3 }), script, { fault: { now: () => proxy.cut() } });
+
+      const [got, kind, message, code, waitKind, back] = await run(tlsEntry({ host: `tcp://127.0.0.1:${port}`, request_timeout: 3 }), CUT_SCRIPT, { fault: { now: () => proxy.cut() } });
       expect(got).toBeGreaterThanOrEqual(8 * MB);
       expect(got).toBeLessThan(1000 * MB);
       expect(kind, String(message)).toBe("UNAVAILABLE");
@@ -210,21 +217,52 @@ describeBackend(dockerSsh, () => {
     expect(message).toMatch(/'docker system dial-stdio' failed on the remote: .*permission denied/);
   });
 
-  it("many requests ride one SSH login, and sequential ones one dial-stdio channel", async () => {
-    const entry = { ...sshDockerEntry(), id: "r:box", name: "box", default_env: {}, where: "test" } as unknown as DockerEntry;
-    const host = parseHost(entry.host!);
-    if (typeof host === "string" || host.kind !== "ssh") throw new Error(String(host));
-    const transport = new SshDockerTransport(settingsOf(sshEntryOf(entry, host)));
-    try {
-      const docker = connect(host, 30_000, { ssh: transport });
-      for (let i = 0; i < 5; i++) expect(String(await docker.ping())).toBe("OK");
-      expect(transport.channels).toBe(1);
-      // Below OpenSSH's MaxSessions (10): parallel requests open channels, not logins.
-      await Promise.all(Array.from({ length: 8 }, () => docker.version()));
-      expect(transport.logins).toBe(1);
-      expect(transport.channels).toBeGreaterThanOrEqual(2);
-    } finally {
-      transport.close();
-    }
+  for (const socket of [undefined, SOCKET.remote_socket]) {
+    it(`many requests ride one SSH login, sequential ones one channel (${socket ? "remote_socket" : "dial-stdio"})`, async () => {
+      const entry = { ...sshDockerEntry(), id: "r:box", name: "box", default_env: {}, where: "test" } as unknown as DockerEntry;
+      const host = parseHost(entry.host!);
+      if (typeof host === "string" || host.kind !== "ssh") throw new Error(String(host));
+      const transport = new SshDockerTransport(settingsOf(sshEntryOf(entry, host)), socket);
+      try {
+        const docker = connect(host, 30_000, { ssh: transport });
+        for (let i = 0; i < 5; i++) expect(String(await docker.ping())).toBe("OK");
+        expect(transport.channels).toBe(1);
+        // Below OpenSSH's MaxSessions (10): parallel requests open channels, not logins.
+        await Promise.all(Array.from({ length: 8 }, () => docker.version()));
+        expect(transport.logins).toBe(1);
+        expect(transport.channels).toBeGreaterThanOrEqual(2);
+      } finally {
+        transport.close();
+      }
+    }, 60_000);
+  }
+
+  it("remote_socket the user may not open: UNAVAILABLE naming remote_socket and the user", async () => {
+    const [kind, message] = await run(sshDockerEntry("moonexec", SOCKET), GET);
+    expect(kind, String(message)).toBe("UNAVAILABLE");
+    expect(message).toMatch(/cannot reach remote_socket \/var\/run\/docker.sock: no daemon socket there, or moonexec may not connect to it/);
+  });
+
+  describe("a cut SSH connection mid-read (remote_socket, through a proxy to sshd)", () => {
+    let proxy: FaultProxy;
+    let port: string;
+    beforeAll(async () => {
+      proxy = new FaultProxy({ host: SSH_DOCKER_HOST, port: sshEnv.port }, "tcp");
+      port = await proxy.address;
+    });
+    afterAll(() => proxy.close());
+
+    it("gives nil, UNAVAILABLE after the bytes that came, wait() fails, then works again on a new login", async () => {
+      // The proxy's address is not in known_hosts: pin the sshd's key instead.
+      const entry = sshDockerEntry("root", { ...SOCKET, host: `ssh://root@127.0.0.1:${port}`, known_hosts: undefined, host_key: hostKeyOf(SSH_DOCKER_HOST), request_timeout: 3 });
+      const [got, kind, message, code, waitKind, back] = await run(entry, CUT_SCRIPT, { fault: { now: () => proxy.cut() } });
+      expect(got).toBeGreaterThanOrEqual(8 * MB);
+      expect(got).toBeLessThan(1000 * MB);
+      expect(kind, String(message)).toBe("UNAVAILABLE");
+      expect(message).toMatch(/SSH connection lost/);
+      expect(code).toBeUndefined();
+      expect(waitKind).toBe("UNAVAILABLE");
+      expect(back).toBe("back\n");
+    }, 60_000);
   });
 });

@@ -78,9 +78,19 @@ export function sshDockerEntry(user = "root", extra: Record<string, unknown> = {
   };
 }
 
+/** The host key of an sshd of the test setup, as known_hosts lists it ("ssh-ed25519 AAAA..."). */
+export function hostKeyOf(host: string): string {
+  for (const line of readFileSync(sshEnv.knownHosts, "utf8").split("\n")) {
+    const [names, type, key] = line.trim().split(/\s+/);
+    if (names?.split(",").includes(host) && type && key) return `${type} ${key}`;
+  }
+  throw new Error(`${host} is not in ${sshEnv.knownHosts}`);
+}
+
 function yamlOf(fields: Record<string, unknown>): string {
   return ["name: box", ...Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`)].join("\n");
 }
 
 export const dockerTls: BackendUnderTest = { name: "docker (tcp+TLS)", entryYaml: yamlOf(tlsEntry()), unavailable: tlsUnavailable };
+export const dockerSshSocket: BackendUnderTest = { name: "docker (ssh:// remote_socket)", entryYaml: yamlOf(sshDockerEntry("root", { remote_socket: "/var/run/docker.sock" })), unavailable: sshDockerUnavailable };
 export const dockerSsh: BackendUnderTest = { name: "docker (ssh://)", entryYaml: yamlOf(sshDockerEntry()), unavailable: sshDockerUnavailable };

@@ -32,6 +32,7 @@ export interface DockerEntry extends Entry {
   known_hosts?: string;
   host_key?: string;
   insecure_accept_any_host_key?: boolean;
+  remote_socket?: string;
 }
 
 export const DOCKER_FIELDS: Record<string, FieldType> = {
@@ -61,10 +62,11 @@ export const DOCKER_FIELDS: Record<string, FieldType> = {
   known_hosts: "string",
   host_key: "string",
   insecure_accept_any_host_key: "boolean",
+  remote_socket: "string",
 };
 
 const TLS_ONLY = ["tls_ca", "tls_cert", "tls_key"] as const;
-const SSH_ONLY = ["identity_file", "agent", "known_hosts", "host_key", "insecure_accept_any_host_key"] as const;
+const SSH_ONLY = ["identity_file", "agent", "known_hosts", "host_key", "insecure_accept_any_host_key", "remote_socket"] as const;
 
 /** The exec.ssh entry an ssh:// host stands for (its checks and connect code are reused). */
 export function sshEntryOf(entry: DockerEntry, host: Extract<DockerHost, { kind: "ssh" }>): SshEntry {
@@ -145,6 +147,8 @@ export function validateDockerEntry(entry: DockerEntry, where: string): void {
   if (host.kind === "ssh") {
     if (entry.identity_file === undefined && entry.agent !== true) fail("identity_file", `or 'agent: true' (the ssh-agent at $SSH_AUTH_SOCK) is required for the ssh:// host ${host.url}`);
     validateSshEntry(sshEntryOf(entry, host), where);
+    const sock = entry.remote_socket;
+    if (sock !== undefined && (!sock.startsWith("/") || sock.includes("\0"))) fail("remote_socket", `must be the absolute path of the daemon's socket on the remote (/var/run/docker.sock), got "${sock}"`);
   }
   const dir = entry.default_work_dir;
   if (dir !== undefined && !dir.startsWith("/")) fail("default_work_dir", `must be an absolute path inside the container, got "${dir}"`);

@@ -5,6 +5,10 @@
  * which logs in anew for every request, one SSH connection (exec.ssh's connect code, host
  * keys checked the same way) carries the channels up to the server's session limit, and
  * keep-alive reuses idle channels for the next request.
+ *
+ * With `remote_socket`, a channel is instead forwarded straight to the daemon's unix socket
+ * on the remote (OpenSSH's direct-streamlocal, as `ssh -L x:/var/run/docker.sock`): no
+ * remote process per connection and no docker CLI needed there.
  */
 import { Agent } from "node:http";
 import type { Duplex } from "node:stream";
@@ -40,7 +44,11 @@ export class SshDockerTransport {
   private closed = false;
   readonly name: string;
 
-  constructor(private readonly settings: ConnectSettings) {
+  /** `remoteSocket`: forward channels to this socket path instead of running dial-stdio. */
+  constructor(
+    private readonly settings: ConnectSettings,
+    private readonly remoteSocket?: string,
+  ) {
     this.name = label(settings.target);
     const agent = new Agent({ keepAlive: true });
     // Async form: Node's Agent waits for the callback when createConnection returns nothing.
@@ -76,9 +84,13 @@ export class SshDockerTransport {
   private async open(): Promise<Conn> {
     const { client, jumpClient } = await connect(this.settings);
     this.logins++;
-    const conn: Conn = { client, jumpClient, active: 0, limit: DEFAULT_CHANNELS, lost: false };
-    client.on("error", () => {});
-    client.once("close", () => (conn.lost = true));
+    // MaxSessions counts sessions only: forwarded channels are not limited by it.
+    const conn: Conn = { client, jumpClient, active: 0, limit: this.remoteSocket ? Infinity : DEFAULT_CHANNELS, lost: false };
+    // Set before ssh2 ends the channels of a dead connection (it emits these first).
+    const lost = () => (conn.lost = true);
+    client.on("error", lost);
+    client.once("end", lost);
+    client.once("close", lost);
     if (this.closed) {
       client.end();
       throw new ExecError("CLOSED", `docker over ssh ${this.name}: executor was released`);
@@ -93,9 +105,14 @@ export class SshDockerTransport {
       const conn = await this.room();
       let ch: ClientChannel;
       try {
-        ch = await new Promise<ClientChannel>((res, rej) => conn.client.exec(DIAL_COMMAND, (err, c) => (err ? rej(err) : res(c))));
+        ch = await new Promise<ClientChannel>((res, rej) => {
+          const done = (err: Error | undefined, c: ClientChannel) => (err ? rej(err) : res(c));
+          if (this.remoteSocket) conn.client.openssh_forwardOutStreamLocal(this.remoteSocket, done);
+          else conn.client.exec(DIAL_COMMAND, done);
+        });
       } catch (e) {
         conn.active--;
+        if (this.remoteSocket && !conn.lost) throw this.forwardRefused(e);
         const reason = (e as { reason?: number }).reason;
         if (reason !== undefined && SESSION_LIMIT_REASONS.has(reason) && conn.active >= 1 && attempt < 64) {
           conn.limit = Math.max(1, conn.active);
@@ -105,11 +122,39 @@ export class SshDockerTransport {
         throw new ExecError("UNAVAILABLE", `docker over ssh ${this.name}: cannot run '${DIAL_COMMAND}': ${(e as Error).message}`);
       }
       this.channels++;
-      return this.dress(ch, conn);
+      if (this.remoteSocket) ch.once("close", () => conn.active--);
+      else this.dress(ch, conn);
+      this.failOnLoss(ch, conn);
+      return socketLike(ch);
     }
   }
 
-  private dress(ch: ClientChannel, conn: Conn): Duplex {
+  /** OpenSSH answers 1 when forwarding is off, 2 when the socket cannot be connected to. */
+  private forwardRefused(e: unknown): ExecError {
+    const reason = (e as { reason?: number }).reason;
+    const what = `docker over ssh ${this.name}: cannot reach remote_socket ${this.remoteSocket}`;
+    if (reason === 1) return new ExecError("PERMISSION_DENIED", `${what}: the server does not allow socket forwarding (AllowStreamLocalForwarding); leave remote_socket unset to use '${DIAL_COMMAND}'`);
+    if (reason === 2) return new ExecError("UNAVAILABLE", `${what}: no daemon socket there, or ${this.settings.target.user} may not connect to it (${(e as Error).message})`);
+    return new ExecError("UNAVAILABLE", `${what}: ${(e as Error).message}`);
+  }
+
+  /**
+   * A dead connection ends its channels like a clean EOF (ssh2 pushes null): make that an
+   * error, so a response or a command's output cut short is never taken for a complete one.
+   */
+  private failOnLoss(ch: ClientChannel, conn: Conn): void {
+    const push = ch.push.bind(ch);
+    ch.push = (chunk: unknown, encoding?: BufferEncoding) => {
+      if (chunk === null && conn.lost) {
+        ch.emit("error", new ExecError("UNAVAILABLE", `docker over ssh ${this.name}: SSH connection lost`));
+        return false;
+      }
+      return push(chunk, encoding);
+    };
+  }
+
+  /** dial-stdio's channel: its stderr and exit status explain a failure to reach the daemon. */
+  private dress(ch: ClientChannel, conn: Conn): void {
     let stderr = "";
     let gotData = false;
     ch.stderr.on("data", (d: Buffer) => {
@@ -147,10 +192,6 @@ export class SshDockerTransport {
       conn.active--;
       if (heldEnd && !exited) fail(`'${DIAL_COMMAND}' ended without output or exit status`);
     });
-    // Socket methods the HTTP client and agent call; a channel has no such knobs.
-    const sock = ch as unknown as Record<string, unknown>;
-    for (const m of ["setKeepAlive", "setNoDelay", "setTimeout", "ref", "unref"]) sock[m] ??= () => ch;
-    return ch;
   }
 
   close(): void {
@@ -162,4 +203,11 @@ export class SshDockerTransport {
       c.jumpClient?.end();
     }
   }
+}
+
+/** Socket methods the HTTP client and agent call; a channel has no such knobs. */
+function socketLike(ch: ClientChannel): Duplex {
+  const sock = ch as unknown as Record<string, unknown>;
+  for (const m of ["setKeepAlive", "setNoDelay", "setTimeout", "ref", "unref"]) sock[m] ??= () => ch;
+  return ch;
 }
