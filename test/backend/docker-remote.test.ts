@@ -266,3 +266,12 @@ describeBackend(dockerSsh, () => {
     }, 60_000);
   });
 });
+
+describeBackend({ name: "docker remote example", entryYaml: "", unavailable: async () => (await dockerTls.unavailable()) ?? (await dockerSsh.unavailable()) }, () => {
+  it("examples/docker-remote.lua runs over TLS and over ssh:// as documented", async () => {
+    const r = await runCli(["run", "--config", "examples/docker-remote.yaml", "examples/docker-remote.lua"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.toString()).toMatch(/^remote:tls: root in [0-9a-f]{12}, lo\n {2}exit 3\nremote:ssh: root in [0-9a-f]{12}, lo\n {2}exit 3\n$/);
+    expect(r.code).toBe(0);
+  }, 60_000);
+});
