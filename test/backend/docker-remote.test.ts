@@ -98,7 +98,7 @@ for (const backend of [dockerTls, dockerSsh, dockerSshSocket]) {
       const yaml = `namespace: r\nentries:\n  - name: box\n${Object.entries(entry).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join("\n")}\n`;
       const dir = tempDir({ "moonexec.yaml": yaml });
       const r = await runCli(["check", "--config", `${dir}/moonexec.yaml`]);
-      expect(r.stdout.toString()).toMatch(backend === dockerTls ? /reachable over TLS, server verified against field 'tls_ca'/ : /reachable over ssh \((docker system dial-stdio|forwarded to \/var\/run\/docker.sock)\), host key verified/);
+      expect(r.stdout.toString()).toMatch(backend === dockerTls ? /reachable over TLS \(server verified against the CA in \S+ca\.pem \(field 'tls_ca'\); client certificate \S+cert\.pem\)/ : /reachable over ssh \((docker system dial-stdio|forwarded to \/var\/run\/docker.sock)\), host key verified/);
       expect(r.code, r.stdout.toString() + r.stderr).toBe(0);
     }, 60_000);
   });

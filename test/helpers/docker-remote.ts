@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:tls";
-import type { BackendUnderTest } from "./backends.js";
+import { registerBackend, type BackendUnderTest } from "./backends.js";
 import { dockerUnavailable, TEST_IMAGE } from "./docker.js";
 import { sshEnv, sshUnavailable } from "./ssh.js";
 
@@ -94,3 +94,11 @@ function yamlOf(fields: Record<string, unknown>): string {
 export const dockerTls: BackendUnderTest = { name: "docker (tcp+TLS)", entryYaml: yamlOf(tlsEntry()), unavailable: tlsUnavailable };
 export const dockerSshSocket: BackendUnderTest = { name: "docker (ssh:// remote_socket)", entryYaml: yamlOf(sshDockerEntry("root", { remote_socket: "/var/run/docker.sock" })), unavailable: sshDockerUnavailable };
 export const dockerSsh: BackendUnderTest = { name: "docker (ssh://)", entryYaml: yamlOf(sshDockerEntry()), unavailable: sshDockerUnavailable };
+
+// The whole conformance suite over these transports takes minutes (each test starts a
+// container): opt in with MOONEXEC_CONFORMANCE_REMOTE_DOCKER=1. test/backend/docker-remote.test.ts
+// always runs their essentials.
+if (process.env.MOONEXEC_CONFORMANCE_REMOTE_DOCKER) {
+  registerBackend(dockerTls);
+  registerBackend(dockerSshSocket);
+}

@@ -100,7 +100,7 @@ async function probeWith(entry: DockerEntry, host: DockerHost, transport: Transp
   const deadline = <T>(what: string, call: (signal: AbortSignal) => Promise<T>) => withDeadline(requestTimeoutMs(entry), `docker at ${host.url}`, what, call);
   try {
     const v = await deadline("GET /version", (abortSignal) => (docker.version as (o: object) => Promise<Dockerode.DockerVersion>).call(docker, { abortSignal }));
-    const via = transport.tls ? ` over TLS, server verified against ${transport.tls.source}` : transport.ssh ? ` over ssh (${entry.remote_socket ? `forwarded to ${entry.remote_socket}` : "docker system dial-stdio"}), host key verified` : "";
+    const via = transport.tls ? ` over TLS (${transport.tls.source})` : transport.ssh ? ` over ssh (${entry.remote_socket ? `forwarded to ${entry.remote_socket}` : "docker system dial-stdio"}), host key verified` : "";
     lines.push(`docker daemon at ${host.url} reachable${via} (server ${v.Version}, API ${v.ApiVersion})`);
   } catch (e) {
     return { ok: false, lines: [dockerError(e, host.url, "connecting").message] };

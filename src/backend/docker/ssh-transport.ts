@@ -37,7 +37,7 @@ export class SshDockerTransport {
   readonly agent: Agent;
   /** SSH connections opened so far (for tests and docs: requests do not log in again). */
   logins = 0;
-  /** dial-stdio channels opened so far. */
+  /** Channels (dial-stdio or forwarded) opened so far: one per HTTP connection. */
   channels = 0;
   private readonly conns: Conn[] = [];
   private connecting: Promise<Conn> | undefined;
@@ -99,7 +99,7 @@ export class SshDockerTransport {
     return conn;
   }
 
-  /** A new dial-stdio channel, dressed as the socket Node's HTTP client expects. */
+  /** A new channel to the daemon, dressed as the socket Node's HTTP client expects. */
   private async channel(): Promise<Duplex> {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.room();
@@ -145,7 +145,9 @@ export class SshDockerTransport {
   private failOnLoss(ch: ClientChannel, conn: Conn): void {
     const push = ch.push.bind(ch);
     ch.push = (chunk: unknown, encoding?: BufferEncoding) => {
-      if (chunk === null && conn.lost) {
+      // Not after release (our own close), nor on a channel nobody listens to any more (an
+      // unhandled 'error' would crash the host).
+      if (chunk === null && conn.lost && !this.closed && ch.listenerCount("error") > 0) {
         ch.emit("error", new ExecError("UNAVAILABLE", `docker over ssh ${this.name}: SSH connection lost`));
         return false;
       }
@@ -165,7 +167,7 @@ export class SshDockerTransport {
     // would report it as a bare "socket hang up".
     // ssh2's Channel.destroy() takes no error: emit it, then close the channel.
     const fail = (msg: string): void => {
-      ch.emit("error", new ExecError("UNAVAILABLE", `docker over ssh ${this.name}: ${msg}`));
+      if (ch.listenerCount("error") > 0) ch.emit("error", new ExecError("UNAVAILABLE", `docker over ssh ${this.name}: ${msg}`));
       ch.destroy();
     };
     let exited = false;

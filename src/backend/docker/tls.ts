@@ -16,7 +16,7 @@ export interface TlsMaterial {
   ca?: string;
   cert?: string;
   key?: string;
-  /** Where each came from, for messages ("field 'tls_ca' (/etc/x/ca.pem)"). */
+  /** How the server is verified and who we are, for `moonexec check`. */
   source: string;
 }
 
@@ -98,6 +98,7 @@ export function readTls(entry: DockerEntry, env: NodeJS.ProcessEnv = process.env
     }
     if (certificate && !certificate.checkPrivateKey(privateKey)) fail("tls_key", `${files.tls_key!.path} is not the private key of the certificate in ${files.tls_cert!.path}`);
   }
-  const source = TLS_FIELDS.filter((f) => files[f]).map((f) => `${files[f]!.label} (${files[f]!.path})`).join(", ");
-  return { ca, cert, key, source: source || "the system's CAs" };
+  const verified = files.tls_ca ? `the CA in ${files.tls_ca.path} (${files.tls_ca.label})` : "the system's CAs";
+  const identity = files.tls_cert ? `client certificate ${files.tls_cert.path}` : "no client certificate";
+  return { ca, cert, key, source: `server verified against ${verified}; ${identity}` };
 }
