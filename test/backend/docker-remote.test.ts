@@ -158,7 +158,7 @@ describeBackend(dockerTls, () => {
   it("config errors name the entry and field at load: half a client pair, tls_* on a unix host", async () => {
     const bad = async (entry: Record<string, unknown>) => {
       try {
-        await Host.create({ config: { namespace: "r", entries: [{ name: "box", ...entry }] } });
+        await (await Host.create({ config: { namespace: "r", entries: [{ name: "box", ...entry }] } })).dispose();
       } catch (e) {
         return (e as Error).message;
       }
@@ -168,6 +168,9 @@ describeBackend(dockerTls, () => {
     expect(await bad(tlsEntry({ host: "unix:///var/run/docker.sock" }))).toMatch(/field 'tls_ca' only applies to a tcp:\/\/ host/);
     expect(await bad(tlsEntry({ identity_file: "/x" }))).toMatch(/field 'identity_file' only applies to an ssh:\/\/ host/);
     expect(await bad(sshDockerEntry("root", { identity_file: undefined }))).toMatch(/field 'identity_file' or 'agent: true'/);
+    expect(await bad(sshDockerEntry("root", { remote_socket: "run/docker.sock" }))).toMatch(/field 'remote_socket' must be the absolute path/);
+    // request_timeout (up to 3600 s) is also the SSH login's deadline, capped at exec.ssh's 600 s.
+    expect(await bad(sshDockerEntry("root", { request_timeout: 3600 }))).toBe("accepted");
   });
 
   it("DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH as the docker CLI reads them", async () => {

@@ -84,7 +84,8 @@ export function sshEntryOf(entry: DockerEntry, host: Extract<DockerHost, { kind:
     known_hosts: entry.known_hosts,
     host_key: entry.host_key,
     insecure_accept_any_host_key: entry.insecure_accept_any_host_key,
-    connect_timeout: entry.request_timeout,
+    // The login's deadline; exec.ssh's connect_timeout allows at most 600 s.
+    connect_timeout: entry.request_timeout === undefined ? undefined : Math.min(entry.request_timeout, 600),
   };
 }
 
