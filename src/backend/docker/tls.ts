@@ -33,7 +33,7 @@ export function envWantsTls(env: NodeJS.ProcessEnv = process.env): boolean {
   return !!env.DOCKER_TLS_VERIFY || !!env.DOCKER_TLS;
 }
 
-/** The files to use, or undefined for plain HTTP. Throws nothing: reading happens in readTls. */
+/** The files to use, or undefined for plain HTTP; throws only for a half client pair in $DOCKER_CERT_PATH. */
 export function tlsFiles(entry: DockerEntry, env: NodeJS.ProcessEnv = process.env): Partial<Record<TlsField, { path: string; label: string }>> | undefined {
   if (TLS_FIELDS.some((f) => entry[f] !== undefined)) {
     const out: Partial<Record<TlsField, { path: string; label: string }>> = {};
