@@ -6,6 +6,9 @@
 #   - builds the image moonexec-test:busybox from Debian's busybox-static
 #     (no registry access needed) if it is missing or out of date
 #   - smoke-tests the image
+#   - generates TLS certificates (openssl) and makes dockerd also listen on
+#     tcp://127.0.0.1:2376 with TLS, client certificates required (remote-Docker
+#     tests); the unix socket stays as it is. Writes $DOCKER_TLS_DIR/env.
 #
 # Safe to run repeatedly; must run as root. No stdin needed (CI=true).
 # Environment:
@@ -13,6 +16,7 @@
 #   MOONEXEC_TEST_IMAGE    image name (default: moonexec-test:busybox)
 #   DOCKERD_LOG            daemon log (default: /var/log/moonexec-dockerd.log)
 #   DOCKERD_WAIT_SECONDS   how long to wait for the daemon (default: 60)
+#   DOCKER_TLS_DIR         certificates + env file (default: /var/lib/moonexec-test/docker-tls)
 set -euo pipefail
 
 IMAGE="${MOONEXEC_TEST_IMAGE:-moonexec-test:busybox}"
@@ -29,6 +33,15 @@ DOCKERD_WAIT_SECONDS="${DOCKERD_WAIT_SECONDS:-60}"
 # reach anyway. Container<->host and container<->container traffic on docker0
 # and `-p` (docker-proxy) still work without it.
 DOCKERD_FLAGS=(--storage-driver=overlay2 --exec-opt native.cgroupdriver=cgroupfs --iptables=false)
+DOCKER_TLS_DIR="${DOCKER_TLS_DIR:-/var/lib/moonexec-test/docker-tls}"
+# Loopback only: the TLS listener is for tests of remote daemons, never for the network.
+TLS_ADDR=127.0.0.1:2376
+# The unix socket for everyone as before, plus TLS on loopback; --tlsverify requires a
+# client certificate signed by our CA.
+TLS_FLAGS=(-H unix:///var/run/docker.sock -H "tcp://$TLS_ADDR" --tlsverify
+  --tlscacert "$DOCKER_TLS_DIR/ca.pem" --tlscert "$DOCKER_TLS_DIR/server-cert.pem"
+  --tlskey "$DOCKER_TLS_DIR/server-key.pem")
+DOCKERD_FLAGS+=("${TLS_FLAGS[@]}")
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -76,6 +89,65 @@ if [ -z "${DOCKER:-}" ]; then
 fi
 dk() { "$DOCKER" "$@"; }
 
+
+# ------------------------------------------------------------ 1b. TLS certificates
+# A CA, a server certificate for 127.0.0.1/localhost and a client certificate, named as
+# the docker CLI expects in DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem); plus a second CA
+# that signed nothing here (tests of a wrong tls_ca). Regenerated only when missing or
+# expiring within a day.
+command -v openssl >/dev/null 2>&1 || apt_install openssl
+cert_ok() { [ -s "$1" ] && openssl x509 -in "$1" -noout -checkend 86400 >/dev/null 2>&1; }
+new_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+new_ca() { # key cert cn
+  new_key "$1"
+  openssl req -x509 -new -key "$1" -subj "/CN=$3" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$2" 2>/dev/null
+}
+sign_cert() { # dir name cn extensions
+  new_key "$1/$2-key.pem"
+  openssl req -new -key "$1/$2-key.pem" -subj "/CN=$3" -out "$1/$2.csr" 2>/dev/null
+  printf '%b\n' "$4" >"$1/$2.ext"
+  openssl x509 -req -in "$1/$2.csr" -CA "$1/ca.pem" -CAkey "$1/ca-key.pem" -CAcreateserial -days 3650 -sha256 \
+    -extfile "$1/$2.ext" -out "$1/$2-cert.pem" 2>/dev/null
+}
+gen_certs() {
+  local d="$DOCKER_TLS_DIR" t
+  t="$(mktemp -d /tmp/moonexec-tls.XXXXXX)"
+  new_ca "$t/ca-key.pem" "$t/ca.pem" "moonexec test docker CA" || die "openssl: cannot make the CA"
+  new_ca "$t/wrong-ca-key.pem" "$t/wrong-ca.pem" "moonexec test unrelated CA" || die "openssl: cannot make the second CA"
+  sign_cert "$t" server localhost 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth' \
+    || die "openssl: cannot make the server certificate"
+  sign_cert "$t" client "moonexec test client" 'extendedKeyUsage=clientAuth' \
+    || die "openssl: cannot make the client certificate"
+  mkdir -p "$d"
+  install -m 644 "$t/ca.pem" "$d/ca.pem"
+  install -m 600 "$t/ca-key.pem" "$d/ca-key.pem"
+  install -m 644 "$t/wrong-ca.pem" "$d/wrong-ca.pem"
+  install -m 644 "$t/server-cert.pem" "$d/server-cert.pem"
+  install -m 600 "$t/server-key.pem" "$d/server-key.pem"
+  install -m 644 "$t/client-cert.pem" "$d/cert.pem"
+  install -m 600 "$t/client-key.pem" "$d/key.pem"
+  rm -rf "$t"
+}
+if cert_ok "$DOCKER_TLS_DIR/ca.pem" && cert_ok "$DOCKER_TLS_DIR/server-cert.pem" && cert_ok "$DOCKER_TLS_DIR/cert.pem" \
+   && [ -s "$DOCKER_TLS_DIR/key.pem" ] && [ -s "$DOCKER_TLS_DIR/server-key.pem" ] && [ -s "$DOCKER_TLS_DIR/wrong-ca.pem" ]; then
+  log "TLS certificates present in $DOCKER_TLS_DIR"
+else
+  log "generating TLS certificates in $DOCKER_TLS_DIR ..."
+  gen_certs
+fi
+cat >"$DOCKER_TLS_DIR/env" <<ENV
+DOCKER_TLS_TEST_HOST=tcp://$TLS_ADDR
+DOCKER_TLS_TEST_CA=$DOCKER_TLS_DIR/ca.pem
+DOCKER_TLS_TEST_CERT=$DOCKER_TLS_DIR/cert.pem
+DOCKER_TLS_TEST_KEY=$DOCKER_TLS_DIR/key.pem
+DOCKER_TLS_TEST_WRONG_CA=$DOCKER_TLS_DIR/wrong-ca.pem
+ENV
+tls_up() {
+  dk --tlsverify --tlscacert "$DOCKER_TLS_DIR/ca.pem" --tlscert "$DOCKER_TLS_DIR/cert.pem" \
+    --tlskey "$DOCKER_TLS_DIR/key.pem" -H "tcp://$TLS_ADDR" version >/dev/null 2>&1
+}
+
 # ----------------------------------------------------------------- 2. daemon
 daemon_up() { dk info >/dev/null 2>&1; }
 # A live (non-zombie) process? pid 1 here reaps orphans only after a while, so
@@ -90,6 +162,38 @@ log_tail() { # the log since our last start marker, at most 40 lines
   awk '/^==== .* docker-setup starting dockerd/ { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' \
     "$DOCKERD_LOG" 2>/dev/null | tail -n 40 >&2 || true
 }
+
+# A daemon that answers on the socket but not on the TLS listener was started without it
+# (by an earlier version of this script, or by systemd): restart it once with the
+# listener. Containers running on it stop with it (no live-restore), so this happens only
+# when the listener is missing.
+if daemon_up && ! tls_up; then
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker 2>/dev/null; then
+    log "docker.service (systemd) runs dockerd: adding the TLS listener in a drop-in and restarting it ..."
+    mkdir -p /etc/systemd/system/docker.service.d
+    cat >/etc/systemd/system/docker.service.d/moonexec-tls.conf <<UNIT
+# scripts/docker-setup.sh: TLS on loopback for moonexec's remote-Docker tests
+[Service]
+ExecStart=
+ExecStart=$(command -v dockerd) -H fd:// \$DOCKER_OPTS -H tcp://$TLS_ADDR --tlsverify --tlscacert $DOCKER_TLS_DIR/ca.pem --tlscert $DOCKER_TLS_DIR/server-cert.pem --tlskey $DOCKER_TLS_DIR/server-key.pem
+UNIT
+    systemctl daemon-reload
+    systemctl restart docker
+  else
+    pids="$(dockerd_pids)"
+    [ -n "$pids" ] || die "docker answers but no dockerd process is visible here: add ${TLS_FLAGS[*]} to its flags yourself"
+    log "restarting dockerd (pid $(echo $pids)) to add the TLS listener on $TLS_ADDR ..."
+    # shellcheck disable=SC2086
+    kill -TERM $pids
+    deadline=$((SECONDS + DOCKERD_WAIT_SECONDS))
+    for p in $pids; do
+      while alive "$p"; do
+        [ "$SECONDS" -lt "$deadline" ] || die "dockerd (pid $p) did not stop within ${DOCKERD_WAIT_SECONDS}s"
+        sleep 0.2
+      done
+    done
+  fi
+fi
 
 if daemon_up; then
   log "docker daemon already answering"
@@ -135,6 +239,12 @@ else
   done
   log "docker daemon answering"
 fi
+wait_tls=$((SECONDS + 10))
+until tls_up; do
+  [ "$SECONDS" -lt "$wait_tls" ] || die "dockerd answers on the socket but not with TLS on $TLS_ADDR (see $DOCKERD_LOG)"
+  sleep 0.5
+done
+log "TLS listener on $TLS_ADDR answering (client certificates from $DOCKER_TLS_DIR)"
 log "client $(dk version --format '{{.Client.Version}}' 2>/dev/null || echo '?'), server $(dk version --format '{{.Server.Version}}' 2>/dev/null || echo '?')"
 
 # ------------------------------------------------------------------ 3. image

@@ -8,6 +8,7 @@ import { allBackends, configFor, describeBackend, EXECUTOR_ID } from "../helpers
 import "../helpers/docker.js";
 import "../helpers/incus.js";
 import "../helpers/ssh.js";
+import "../helpers/docker-remote.js";
 import { runLua } from "../helpers/cli.js";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");

@@ -232,7 +232,7 @@ describeBackend(dockerBackend, () => {
       [{ volumes: ["/tmp:data"] }, /field 'volumes\[0\]' container side must be an absolute path/],
       [{ image: undefined }, /field 'image' is required/],
       [{ memory_limit: 1000 }, /field 'memory_limit' must be at least 6291456/],
-      [{ host: "http2://x" }, /field 'host' only unix:\/\/ and tcp:\/\//],
+      [{ host: "http2://x" }, /field 'host' only unix:\/\/, tcp:\/\/ and ssh:\/\//],
       [{ tmpfs: { scratch: "size=1m" } }, /field 'tmpfs\.scratch' must be keyed by an absolute path/],
       [{ cap_drop: ["NOT A CAP"] }, /field 'cap_drop\[0\]' must be a capability name/],
       [{ pids_limit: "20" }, /field 'pids_limit' must be an integer/],

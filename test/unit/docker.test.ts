@@ -162,7 +162,9 @@ describe("exec.docker entry checks", () => {
     expect(parseHost("unix:///var/run/docker.sock")).toMatchObject({ options: { socketPath: "/var/run/docker.sock" } });
     expect(parseHost("tcp://127.0.0.1:2375")).toMatchObject({ options: { host: "127.0.0.1", port: 2375, protocol: "http" } });
     expect(parseHost("tcp://[::1]:2375")).toMatchObject({ options: { host: "::1", port: 2375 } });
-    for (const bad of ["/var/run/docker.sock", "unix://relative", "tcp://host", "ssh://x:22", "tcp://h:1/path"]) expect(typeof parseHost(bad), bad).toBe("string");
+    expect(parseHost("ssh://root@127.0.0.2")).toMatchObject({ kind: "ssh", host: "127.0.0.2", port: 22, user: "root" });
+    expect(parseHost("ssh://h:2222")).toMatchObject({ kind: "ssh", host: "h", port: 2222, user: undefined });
+    for (const bad of ["/var/run/docker.sock", "unix://relative", "tcp://host", "ssh:///nohost", "ssh://u:pw@h", "ssh://h/path", "tcp://h:1/path", "tcp://u@h:1"]) expect(typeof parseHost(bad), bad).toBe("string");
   });
 
   it("a default_work_dir that is a mount point is not the container's WorkingDir", () => {

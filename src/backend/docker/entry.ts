@@ -4,7 +4,8 @@ import { ConfigError } from "../../errors.js";
 import type { Entry } from "../../config/entry.js";
 import type { FieldType } from "../contract.js";
 import { REQUEST_TIMEOUT_FIELD, validateRequestTimeout } from "../request-timeout.js";
-import { entryHost, parseHost } from "./host-url.js";
+import { entryHost, parseHost, type DockerHost } from "./host-url.js";
+import { validateSshEntry, type SshEntry } from "../ssh/entry.js";
 
 export interface DockerEntry extends Entry {
   image: string;
@@ -23,6 +24,15 @@ export interface DockerEntry extends Entry {
   tmpfs?: Record<string, string>;
   pull?: boolean;
   request_timeout?: number;
+  tls_ca?: string;
+  tls_cert?: string;
+  tls_key?: string;
+  identity_file?: string;
+  agent?: boolean;
+  known_hosts?: string;
+  host_key?: string;
+  insecure_accept_any_host_key?: boolean;
+  remote_socket?: string;
 }
 
 export const DOCKER_FIELDS: Record<string, FieldType> = {
@@ -42,7 +52,42 @@ export const DOCKER_FIELDS: Record<string, FieldType> = {
   tmpfs: "string-map",
   pull: "boolean",
   ...REQUEST_TIMEOUT_FIELD,
+  // tcp:// hosts (tls.ts)
+  tls_ca: "string",
+  tls_cert: "string",
+  tls_key: "string",
+  // ssh:// hosts: as the fields of the same names of exec.ssh (ssh-transport.ts)
+  identity_file: "string",
+  agent: "boolean",
+  known_hosts: "string",
+  host_key: "string",
+  insecure_accept_any_host_key: "boolean",
+  remote_socket: "string",
 };
+
+const TLS_ONLY = ["tls_ca", "tls_cert", "tls_key"] as const;
+const SSH_ONLY = ["identity_file", "agent", "known_hosts", "host_key", "insecure_accept_any_host_key", "remote_socket"] as const;
+
+/** The exec.ssh entry an ssh:// host stands for (its checks and connect code are reused). */
+export function sshEntryOf(entry: DockerEntry, host: Extract<DockerHost, { kind: "ssh" }>): SshEntry {
+  return {
+    id: entry.id,
+    name: entry.name,
+    kind: "exec.ssh",
+    default_env: {},
+    where: entry.where,
+    host: host.host,
+    port: host.port,
+    user: host.user,
+    identity_file: entry.identity_file,
+    agent: entry.agent,
+    known_hosts: entry.known_hosts,
+    host_key: entry.host_key,
+    insecure_accept_any_host_key: entry.insecure_accept_any_host_key,
+    // The login's deadline; exec.ssh's connect_timeout allows at most 600 s.
+    connect_timeout: entry.request_timeout === undefined ? undefined : Math.min(entry.request_timeout, 600),
+  };
+}
 
 /** Docker refuses memory limits below 6 MiB. */
 export const MIN_MEMORY = 6 * 1024 * 1024;
@@ -85,8 +130,27 @@ export function validateDockerEntry(entry: DockerEntry, where: string): void {
   validateRequestTimeout(entry, where);
   if (typeof entry.image !== "string" || entry.image.trim() === "") fail("image", "is required for kind exec.docker (e.g. image: alpine:3.20)");
   if (/\s/.test(entry.image)) fail("image", `must not contain spaces, got "${entry.image}"`);
+  const hostField = entry.host === undefined ? "host (from $DOCKER_HOST)" : "host";
   const host = parseHost(entryHost(entry.host));
-  if (typeof host === "string") fail(entry.host === undefined ? "host (from $DOCKER_HOST)" : "host", host);
+  if (typeof host === "string") return fail(hostField, host);
+  for (const f of TLS_ONLY) {
+    if (entry[f] === undefined) continue;
+    if (host.kind !== "tcp") fail(f, `only applies to a tcp:// host, but ${hostField} is ${host.url}`);
+    if (entry[f].trim() === "") fail(f, "must be a path to a PEM file");
+  }
+  if ((entry.tls_cert === undefined) !== (entry.tls_key === undefined)) {
+    const [missing, given] = entry.tls_cert === undefined ? ["tls_cert", "tls_key"] : ["tls_key", "tls_cert"];
+    fail(missing, `is required with '${given}' (a client certificate and its private key go together)`);
+  }
+  for (const f of SSH_ONLY) {
+    if (entry[f] !== undefined && host.kind !== "ssh") fail(f, `only applies to an ssh:// host, but ${hostField} is ${host.url}`);
+  }
+  if (host.kind === "ssh") {
+    if (entry.identity_file === undefined && entry.agent !== true) fail("identity_file", `or 'agent: true' (the ssh-agent at $SSH_AUTH_SOCK) is required for the ssh:// host ${host.url}`);
+    validateSshEntry(sshEntryOf(entry, host), where);
+    const sock = entry.remote_socket;
+    if (sock !== undefined && (!sock.startsWith("/") || sock.includes("\0"))) fail("remote_socket", `must be the absolute path of the daemon's socket on the remote (/var/run/docker.sock), got "${sock}"`);
+  }
   const dir = entry.default_work_dir;
   if (dir !== undefined && !dir.startsWith("/")) fail("default_work_dir", `must be an absolute path inside the container, got "${dir}"`);
   if (entry.network_mode !== undefined && !NETWORK.test(entry.network_mode)) fail("network_mode", `must be bridge, host, none, container:NAME or a network name, got "${entry.network_mode}"`);

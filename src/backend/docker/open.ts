@@ -2,9 +2,12 @@
 import type Dockerode from "dockerode";
 import { ExecError } from "../../errors.js";
 import type { ExecutorBackend, ProbeResult } from "../contract.js";
-import { connect } from "./client.js";
+import { connect, type Transport } from "./client.js";
 import { entryHost, parseHost, type DockerHost } from "./host-url.js";
-import type { DockerEntry } from "./entry.js";
+import { sshEntryOf, type DockerEntry } from "./entry.js";
+import { readTls } from "./tls.js";
+import { SshDockerTransport } from "./ssh-transport.js";
+import { settingsOf } from "../ssh/connect.js";
 import { ExecutorContainer, imageMissing, SLOW_CALLS } from "./container.js";
 import { daemonMessage, dockerError, statusOf } from "./errors.js";
 import { startDocker } from "./docker-command.js";
@@ -14,6 +17,20 @@ function hostOf(entry: DockerEntry): DockerHost {
   const host = parseHost(entryHost(entry.host));
   if (typeof host === "string") throw new ExecError("INVALID", `${entry.where}: field 'host' ${host}`);
   return host;
+}
+
+/** TLS files read and checked, or the SSH login made: errors name the field before any request. */
+async function transportOf(entry: DockerEntry, host: DockerHost): Promise<Transport> {
+  if (host.kind === "tcp") return { tls: readTls(entry) };
+  if (host.kind !== "ssh") return {};
+  const ssh = new SshDockerTransport(settingsOf(sshEntryOf(entry, host)), entry.remote_socket);
+  try {
+    await ssh.warm();
+  } catch (e) {
+    ssh.close();
+    throw e;
+  }
+  return { ssh };
 }
 
 /** The image must be there; with `pull: true` it is pulled when missing. */
@@ -47,23 +64,44 @@ async function pull(docker: Dockerode, entry: DockerEntry, host: DockerHost): Pr
 
 export async function openDocker(entry: DockerEntry): Promise<ExecutorBackend> {
   const host = hostOf(entry);
-  const docker = connect(host, requestTimeoutMs(entry) * SLOW_CALLS);
-  await ensureImage(docker, entry, host);
-  const container = new ExecutorContainer(docker, entry, host.url, requestTimeoutMs(entry));
-  return {
-    spawn: (spec) => startDocker(container, entry, spec),
-    release: () => container.release(),
-  };
+  const transport = await transportOf(entry, host);
+  try {
+    const docker = connect(host, requestTimeoutMs(entry) * SLOW_CALLS, transport);
+    await ensureImage(docker, entry, host);
+    const container = new ExecutorContainer(docker, entry, host.url, requestTimeoutMs(entry));
+    return {
+      spawn: (spec) => startDocker(container, entry, spec),
+      release: () => container.release().finally(() => transport.ssh?.close()),
+    };
+  } catch (e) {
+    transport.ssh?.close();
+    throw e;
+  }
 }
 
 export async function probeDocker(entry: DockerEntry): Promise<ProbeResult> {
   const host = hostOf(entry);
-  const docker = connect(host, requestTimeoutMs(entry) * SLOW_CALLS);
+  let transport: Transport;
+  try {
+    transport = await transportOf(entry, host);
+  } catch (e) {
+    return { ok: false, lines: [e instanceof ExecError ? e.message : String(e)] };
+  }
+  try {
+    return await probeWith(entry, host, transport);
+  } finally {
+    transport.ssh?.close();
+  }
+}
+
+async function probeWith(entry: DockerEntry, host: DockerHost, transport: Transport): Promise<ProbeResult> {
+  const docker = connect(host, requestTimeoutMs(entry) * SLOW_CALLS, transport);
   const lines: string[] = [];
   const deadline = <T>(what: string, call: (signal: AbortSignal) => Promise<T>) => withDeadline(requestTimeoutMs(entry), `docker at ${host.url}`, what, call);
   try {
     const v = await deadline("GET /version", (abortSignal) => (docker.version as (o: object) => Promise<Dockerode.DockerVersion>).call(docker, { abortSignal }));
-    lines.push(`docker daemon at ${host.url} reachable (server ${v.Version}, API ${v.ApiVersion})`);
+    const via = transport.tls ? ` over TLS (${transport.tls.source})` : transport.ssh ? ` over ssh (${entry.remote_socket ? `forwarded to ${entry.remote_socket}` : "docker system dial-stdio"}), host key verified` : "";
+    lines.push(`docker daemon at ${host.url} reachable${via} (server ${v.Version}, API ${v.ApiVersion})`);
   } catch (e) {
     return { ok: false, lines: [dockerError(e, host.url, "connecting").message] };
   }
