@@ -10,8 +10,8 @@
  *
  * Started at the executor's first command (the command waits for it: one exec more per
  * executor), started again when it ended (daemon restarted, connection lost). If it cannot
- * start, commands run without it: background children of finished commands then stay until
- * release(), as before.
+ * start, commands run without it (background children of finished commands then survive a
+ * dead host) until a later try succeeds.
  */
 import type { IncusCommand, IncusExecContext } from "./incus-command.js";
 import { startIncusCommand } from "./incus-command.js";
@@ -20,6 +20,8 @@ import { startIncusCommand } from "./incus-command.js";
 const GUARD_SCRIPT = `read -r __mx_l </proc/$$/stat; __mx_l=\${__mx_l##*) }; set -- $__mx_l; printf '%s:%s\\n' "$$" "\${20}"; read -r _; exit 0`;
 /** How long release() waits for the guard to end after its stdin closed. */
 const CLOSE_WAIT_MS = 2000;
+/** A guard that could not start is tried again after this long, not before every command (a silent daemon makes each try cost request_timeout). */
+const RETRY_MS = 30_000;
 
 interface Running {
   cmd: IncusCommand;
@@ -28,18 +30,25 @@ interface Running {
 
 export class ExecutorGuard {
   private current: Promise<Running | undefined> | undefined;
-  private failed = false;
+  private failedAt = -Infinity;
   private closed = false;
 
   constructor(private readonly ctx: IncusExecContext) {}
 
   /** The guard's `PID:STARTTIME` for the wrappers; "" when there is none. */
   async id(): Promise<string> {
-    if (this.closed || this.failed || !this.ctx.wrap) return "";
-    const now = this.current && (await this.current);
-    if (now && !now.cmd.isDone) return now.id;
-    this.current = this.start();
-    return (await this.current)?.id ?? "";
+    for (let round = 0; ; round++) {
+      if (this.closed || !this.ctx.wrap || Date.now() - this.failedAt < RETRY_MS) return "";
+      const cur = this.current;
+      const now = cur && (await cur);
+      if (now && !now.cmd.isDone) return now.id;
+      if (round >= 2) {
+        this.failedAt = Date.now(); // a guard that ends as soon as it started: no loop of execs
+        return "";
+      }
+      // Ended (or never started): start it once, however many commands ask at the same time.
+      if (this.current === cur) this.current = this.start();
+    }
   }
 
   private async start(): Promise<Running | undefined> {
@@ -52,7 +61,7 @@ export class ExecutorGuard {
       cmd.stderr.resume();
       return { cmd, id };
     } catch {
-      this.failed = true;
+      this.failedAt = Date.now();
       await cmd?.dispose();
       return undefined;
     }
