@@ -14,8 +14,8 @@ import { ROOT, startCli, tempDir } from "../helpers/cli.js";
 import { incusCli, incusEnv, incusUnix } from "../helpers/incus.js";
 import { describeBackend } from "../helpers/backends.js";
 
-/** Runs per test: MOONEXEC_ORPHAN_RUNS (10 for the proof in docs/faults.md), else 3. */
-const RUNS = Number(process.env.MOONEXEC_ORPHAN_RUNS ?? 3);
+/** Runs per test: MOONEXEC_ORPHAN_RUNS (10 for the proof in docs/faults.md), else 2. */
+const RUNS = Number(process.env.MOONEXEC_ORPHAN_RUNS ?? 2);
 
 function marker(): string {
   return `${1000 + Math.floor(Math.random() * 8000)}.${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}`;
