@@ -15,6 +15,12 @@
 #   HTTPS         core.https_address 127.0.0.1:8443, trusted client cert
 #   files         /var/lib/moonexec-test/incus/{client.crt,client.key,server.crt,env}
 #   log           /var/log/moonexec-incusd.log (daemon stdout/stderr)
+#   cluster       a second, private incusd (INCUS_DIR=/var/lib/moonexec-test/incus-cluster/dir,
+#                 HTTPS 127.0.0.1:8444) made a one-member cluster (member moonexec-member1)
+#                 with instance moonexec-cluster-test; described in
+#                 /var/lib/moonexec-test/incus-cluster/env. The shared daemon is never
+#                 clustered: `incus cluster enable` cannot be undone and replaces the
+#                 certificate its HTTPS listener presents (the one pinned in env).
 #
 # Tests read /var/lib/moonexec-test/incus/env (KEY=value lines, shell-sourceable).
 #
@@ -415,6 +421,77 @@ prove_transports() {
   log "proof: REST exec over HTTPS -> $resp"
 }
 
+# ---------------------------------------------------------------- 8. cluster
+readonly CLUSTER_OUT=/var/lib/moonexec-test/incus-cluster
+readonly CLUSTER_DIR=$CLUSTER_OUT/dir
+readonly CLUSTER_ADDR=127.0.0.1:8444
+readonly CLUSTER_MEMBER=moonexec-member1
+readonly CLUSTER_INSTANCE=moonexec-cluster-test
+# INCUS_DIR is readonly here (the shared daemon's); env passes the cluster's.
+cincus() { env INCUS_DIR="$CLUSTER_DIR" incus "$@"; }
+
+setup_cluster() {
+  local out
+  mkdir -p "$CLUSTER_DIR"
+  chmod 755 "$CLUSTER_OUT"
+  if [ -S "$CLUSTER_DIR/unix.socket" ] && timeout 10 env INCUS_DIR="$CLUSTER_DIR" incus query /1.0 >/dev/null 2>&1; then
+    log "cluster: daemon answering"
+  else
+    log "cluster: starting a second incusd (INCUS_DIR=$CLUSTER_DIR, log: $CLUSTER_OUT/incusd.log)"
+    (
+      exec 9>&-
+      exec env INCUS_DIR="$CLUSTER_DIR" setsid "$INCUSD" --group root </dev/null >>"$CLUSTER_OUT/incusd.log" 2>&1
+    ) &
+    disown || true
+    cincus admin waitready --timeout 60 >/dev/null 2>&1 || { tail -20 "$CLUSTER_OUT/incusd.log" >&2; die "cluster incusd did not become ready"; }
+  fi
+  [ -n "$(cincus config get core.https_address)" ] || cincus config set core.https_address "$CLUSTER_ADDR"
+  cincus storage show "$POOL" >/dev/null 2>&1 || cincus storage create "$POOL" dir >/dev/null
+  cincus profile device show default 2>/dev/null | grep -q '^root:' || cincus profile device add default root disk path=/ pool="$POOL" >/dev/null
+  if [ "$(cincus query /1.0 | jq -r '.environment.server_clustered')" = true ]; then
+    log "cluster: clustered"
+  else
+    log "cluster: enabling clustering (member $CLUSTER_MEMBER)"
+    cincus cluster enable "$CLUSTER_MEMBER" >/dev/null
+  fi
+  if [ "$(cincus image get-property "$IMAGE_ALIAS" moonexec_version 2>/dev/null || true)" != "$IMAGE_VERSION" ]; then
+    log "cluster: copying image '$IMAGE_ALIAS'"
+    cincus delete --force "$CLUSTER_INSTANCE" >/dev/null 2>&1 || true
+    cincus image delete "$IMAGE_ALIAS" >/dev/null 2>&1 || true
+    incus image export "$IMAGE_ALIAS" "$TMP/cluster-img" >/dev/null
+    cincus image import "$TMP/cluster-img" "$TMP/cluster-img.root" --alias "$IMAGE_ALIAS" >/dev/null
+  fi
+  case "$(cincus query "/1.0/instances/$CLUSTER_INSTANCE" 2>/dev/null | jq -r '.status' || true)" in
+    "") log "cluster: launching '$CLUSTER_INSTANCE'"; quiet cincus launch "$IMAGE_ALIAS" "$CLUSTER_INSTANCE" ;;
+    Running) log "cluster: '$CLUSTER_INSTANCE' running" ;;
+    *) cincus start "$CLUSTER_INSTANCE" ;;
+  esac
+  if ! cincus query /1.0/certificates | jq -e --arg fp "$CLIENT_FP" 'any(.[]; endswith("/" + $fp))' >/dev/null; then
+    log "cluster: trusting the client certificate"
+    cincus config trust add-certificate "$OUT_DIR/client.crt" --name moonexec-test-client
+  fi
+  # A cluster presents its cluster certificate on HTTPS, not the member's server.crt.
+  cmp -s "$CLUSTER_DIR/cluster.crt" "$CLUSTER_OUT/cluster.crt" || cp "$CLUSTER_DIR/cluster.crt" "$CLUSTER_OUT/cluster.crt"
+  {
+    echo "# Written by scripts/incus-setup.sh; KEY=value, shell-sourceable."
+    echo "INCUS_CLUSTER_SOCKET=$CLUSTER_DIR/unix.socket"
+    echo "INCUS_CLUSTER_HTTPS=https://$CLUSTER_ADDR"
+    echo "INCUS_CLUSTER_MEMBER=$CLUSTER_MEMBER"
+    echo "INCUS_CLUSTER_INSTANCE=$CLUSTER_INSTANCE"
+    echo "INCUS_CLUSTER_CERT=$CLUSTER_OUT/cluster.crt"
+    echo "INCUS_CLUSTER_FINGERPRINT=$(cert_fp "$CLUSTER_OUT/cluster.crt")"
+  } >"$CLUSTER_OUT/env.new"
+  if cmp -s "$CLUSTER_OUT/env.new" "$CLUSTER_OUT/env"; then
+    rm -f "$CLUSTER_OUT/env.new"
+  else
+    mv "$CLUSTER_OUT/env.new" "$CLUSTER_OUT/env"
+    log "cluster: wrote $CLUSTER_OUT/env"
+  fi
+  out=$(curl -sS --fail-with-body --max-time 30 --cacert "$CLUSTER_OUT/cluster.crt" --cert "$OUT_DIR/client.crt" --key "$OUT_DIR/client.key" \
+    "https://$CLUSTER_ADDR/1.0/instances/$CLUSTER_INSTANCE") || die "cluster: HTTPS GET failed: $out"
+  log "proof: cluster member $(jq -r '.metadata.location' <<<"$out") holds $CLUSTER_INSTANCE ($(jq -r '.metadata.status' <<<"$out")) at https://$CLUSTER_ADDR"
+}
+
 install_packages
 start_daemon
 setup_storage
@@ -422,4 +499,5 @@ setup_image
 setup_instances
 setup_https
 prove_transports
+setup_cluster
 log "done in $(elapsed)s; env: $OUT_DIR/env"

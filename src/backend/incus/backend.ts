@@ -8,11 +8,13 @@ import { WarmPool } from "./warm-pool.js";
 import { newToken, warmLine } from "./wrapper.js";
 import { pullFile, pushFile, type PushOptions } from "./files.js";
 import { runOneShot } from "./operation.js";
+import { ExecutorGuard } from "./guard.js";
 
 export class IncusBackend implements ExecutorBackend {
   private readonly ctx: IncusExecContext;
   private readonly live = new Set<IncusCommand>();
   private readonly pool: WarmPool;
+  private readonly guard: ExecutorGuard;
   private released = false;
 
   constructor(
@@ -30,11 +32,13 @@ export class IncusBackend implements ExecutorBackend {
       killer: new GroupKiller((argv) => runOneShot(client, instance, argv)),
     };
     this.pool = new WarmPool(this.ctx, opts.wrap ? opts.warm : 0);
+    this.guard = new ExecutorGuard(this.ctx);
   }
 
   async spawn(spec: CommandSpec): Promise<RunningCommand> {
     if (this.released) throw new ExecError("CLOSED", `executor for instance '${this.instance}' was released`);
-    const cmd = (await this.startWarm(spec)) ?? (await startIncusCommand(this.ctx, spec));
+    const guard = await this.guard.id();
+    const cmd = (await this.startWarm(spec, guard)) ?? (await startIncusCommand(this.ctx, spec, guard));
     this.pool.succeeded();
     this.live.add(cmd);
     void cmd.exited.then(() => {
@@ -45,10 +49,10 @@ export class IncusBackend implements ExecutorBackend {
   }
 
   /** Run `spec` in a warm session when there is one; undefined = start it the normal way. */
-  private async startWarm(spec: CommandSpec): Promise<IncusCommand | undefined> {
+  private async startWarm(spec: CommandSpec, guard: string): Promise<IncusCommand | undefined> {
     if (!this.ctx.wrap) return undefined;
     const token = newToken();
-    const line = warmLine(spec.argv, spec.cwd, spec.env, token);
+    const line = warmLine(spec.argv, spec.cwd, spec.env, token, guard);
     if (line === undefined) return undefined;
     const session = await this.pool.take();
     if (!session) return undefined;
@@ -69,6 +73,8 @@ export class IncusBackend implements ExecutorBackend {
     // The executor disposes its commands first; this catches any that were not handed out.
     await Promise.allSettled([...this.live].map((c) => c.dispose()));
     this.live.clear();
+    // Last: its end makes the watchers kill what is left in their groups (nothing by now).
+    await this.guard.close();
     this.client.close();
   }
 

@@ -126,7 +126,9 @@ export class IncusClient {
    * `ring`, a unix-socket connection is read into its reused buffers (TLS cannot be).
    */
   websocket(operationId: string, secret: string, ring?: RingReads): WebSocket {
-    const path = `/1.0/operations/${encodeURIComponent(operationId)}/websocket?secret=${encodeURIComponent(secret)}`;
+    // The project as on every other call (the incus client sends it here too).
+    const query = new URLSearchParams({ secret, project: this.project });
+    const path = `/1.0/operations/${encodeURIComponent(operationId)}/websocket?${query}`;
     const common: WebSocket.ClientOptions = {
       perMessageDeflate: false,
       handshakeTimeout: this.timeoutMs,

@@ -67,11 +67,11 @@ function describe(ctx: IncusExecContext, argv0: string | undefined): string {
   return `exec of '${argv0 ?? "a warm session"}' in instance '${ctx.instance}' (project '${ctx.project}')`;
 }
 
-/** A command in a new exec operation of its own. */
-export async function startIncusCommand(ctx: IncusExecContext, spec: CommandSpec): Promise<IncusCommand> {
+/** A command in a new exec operation of its own (`guard`: the executor's guard id, see guard.ts). */
+export async function startIncusCommand(ctx: IncusExecContext, spec: CommandSpec, guard = ""): Promise<IncusCommand> {
   const what = describe(ctx, spec.argv[0]);
   const token = ctx.wrap ? newToken() : undefined;
-  const command = token !== undefined ? wrapArgv(spec.argv, spec.cwd, spec.env, token) : spec.argv;
+  const command = token !== undefined ? wrapArgv(spec.argv, spec.cwd, spec.env, token, guard) : spec.argv;
   const cmd = await postExec(ctx, execBody(ctx, command, spec.env, spec.cwd), what);
   cmd.bind(spec, token);
   await cmd.started();

@@ -29,7 +29,7 @@ export async function probeIncus(entry: IncusEntry): Promise<ProbeResult> {
     const inst = await client.call("GET", `/1.0/instances/${encodeURIComponent(entry.instance)}`, instanceWhat(entry));
     const lines = [
       `Incus ${server.metadata?.environment?.server_version ?? "?"} at ${client.remote.address}`,
-      `instance ${entry.instance} (project ${client.project}): ${inst.metadata?.status ?? "?"}`,
+      `instance ${entry.instance} (project ${client.project}${member(inst.metadata?.location)}): ${inst.metadata?.status ?? "?"}`,
     ];
     return { ok: inst.metadata?.status === "Running", lines };
   } catch (e) {
@@ -43,6 +43,11 @@ export async function probeIncus(entry: IncusEntry): Promise<ProbeResult> {
 async function connect(entry: IncusEntry): Promise<IncusClient> {
   const remote = await resolveRemote(entry);
   return new IncusClient(remote, entry.project ?? DEFAULT_PROJECT, requestTimeoutMs(entry));
+}
+
+/** ", cluster member M" for an instance of a cluster (a standalone server says "none"). */
+function member(location: unknown): string {
+  return typeof location === "string" && location !== "" && location !== "none" ? `, cluster member ${location}` : "";
 }
 
 function instanceWhat(entry: IncusEntry): string {

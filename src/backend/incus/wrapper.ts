@@ -13,7 +13,7 @@
  *
  * How. Every command starts as
  *
- *   /bin/sh -c STAGE1 moonexec STAGE2 TOKEN CWD UNSET ARGV...
+ *   /bin/sh -c STAGE1 moonexec STAGE2 TOKEN CWD UNSET GUARD ARGV...
  *
  * Stage 1 changes to CWD (failing loudly when it does not exist — Incus itself silently
  * falls back to /), writes the start marker `\x1emoonexec PID MODE\n` as the first bytes
@@ -29,7 +29,8 @@
  * writes `TOKEN e` to stdout and to stderr, and then stops itself (SIGSTOP, no helper
  * process) until the client, having received both, sends SIGUSR1 and SIGCONT on the
  * control socket — only then does it exit, with the child's status (128+N for a signal
- * death, as Incus would report it). If the client goes away, Incus SIGKILLs it, and WATCHER kills the rest of the group.
+ * death, as Incus would report it). If the client goes away, Incus SIGKILLs it, and WATCHER
+ * kills the rest of the group (also after a normal exit, through the executor's guard).
  *
  * The client removes the marker and the TOKEN records (a random token per command) from
  * the streams. A missing /bin/sh is detected at open() and then commands run unwrapped:
@@ -58,15 +59,29 @@ const STAGE1 =
  * The command's watchdog: when the client goes away Incus kills the wrapper (stage 2) but not
  * its children. A subshell in the command's group (deaf to the signals a script sends the
  * group, holding none of its pipes) checks every second that the wrapper lives, and when it
- * is gone kills the group (mode p: the command). The wrapper kills it before it exits
- * normally, so a finished command's own background children stay until release().
+ * is gone kills the group (mode p: the command).
+ *
+ * With the executor's guard (GUARD = "PID:STARTTIME" of a process whose life is the client's
+ * connection, see guard.ts) the watcher outlives a wrapper that exited normally as long as
+ * the guard lives and the group has other members: background children a finished command
+ * left are then killed when the host dies before release(). Without a guard the wrapper
+ * kills its watcher before it exits, so those children stay until release().
  */
+const WATCHER_FUNCTIONS =
+  // Is the guard alive? Its pid holds a process started at the same time (no reused pid).
+  `__mx_alive() { read -r __mx_l <"/proc/\${__mx_k%:*}/stat" 2>/dev/null || return 1; __mx_l=\${__mx_l##*) }; set -- $__mx_l; [ "\${20}" = "\${__mx_k#*:}" ]; }; ` +
+  // Has the group a member other than the watcher itself?
+  `__mx_others() { for __mx_f in /proc/[0-9]*/stat; do [ "$__mx_f" = "/proc/$__mx_s/stat" ] && continue; ` +
+  `read -r __mx_l <"$__mx_f" 2>/dev/null || continue; __mx_l=\${__mx_l##*) }; set -- $__mx_l; [ "$3" = "$$" ] && return 0; done; return 1; }; `;
+
 const WATCHER =
   `( trap '' HUP INT QUIT TERM USR1 USR2 ALRM; while kill -0 $$ 2>/dev/null; do sleep 1; done; ` +
+  `if [ "$__mx_m" = g ] && [ -n "$__mx_k" ]; then read -r __mx_s _ </proc/self/stat; while __mx_alive && __mx_others; do sleep 1; done; fi; ` +
   `if [ "$__mx_m" = g ]; then kill -9 -$$; else kill -9 "$__mx_c"; fi ) </dev/null >/dev/null 2>&1 & __mx_w=$!; `;
 
 const STAGE2 =
-  `__mx_m=$1; __mx_t=$3; __mx_u=$5; shift 5; [ -n "$__mx_u" ] && unset $__mx_u; ` +
+  `__mx_m=$1; __mx_t=$3; __mx_u=$5; __mx_k=$6; shift 6; [ -n "$__mx_u" ] && unset $__mx_u; ` +
+  WATCHER_FUNCTIONS +
   `__mx_d=; __mx_go=; __mx_i=; __mx_c=; ` +
   CAUGHT.map((sig) => `trap '__mx_i=1; [ "$__mx_m" = p ] && kill -${sig} "$__mx_c" 2>/dev/null' ${sig}; `).join("") +
   `trap '__mx_i=1; if [ -n "$__mx_d" ]; then __mx_go=1; elif [ "$__mx_m" = p ]; then kill -USR1 "$__mx_c" 2>/dev/null; fi' USR1; ` +
@@ -82,7 +97,7 @@ const STAGE2 =
   `while :; do __mx_i=; wait "$__mx_c"; __mx_rc=$?; [ -n "$__mx_i" ] && kill -0 "$__mx_c" 2>/dev/null && continue; break; done; fi; ` +
   `__mx_d=1; printf '%se' "$__mx_t"; printf '%se' "$__mx_t" >&2; ` +
   `while [ -z "$__mx_go" ]; do kill -STOP $$; done; ` +
-  `kill -9 "$__mx_w" 2>/dev/null; exit "$__mx_rc"`;
+  `[ "$__mx_m" = g ] && [ -n "$__mx_k" ] || kill -9 "$__mx_w" 2>/dev/null; exit "$__mx_rc"`;
 
 /** A fresh random token for one command's records. */
 export function newToken(): string {
@@ -100,15 +115,15 @@ function withOddEnv(argv: string[], env: Record<string, string>): string[] {
   return odd.length ? ["env", "--", ...odd.map((n) => `${n}=${env[n]}`), ...argv] : argv;
 }
 
-/** The wrapper's arguments after STAGE2: TOKEN CWD UNSET ARGV... */
-function wrapperArgs(argv: string[], cwd: string | undefined, env: Record<string, string>, token: string): string[] {
+/** The wrapper's arguments after STAGE2: TOKEN CWD UNSET GUARD ARGV... (GUARD: see WATCHER; "" = none). */
+function wrapperArgs(argv: string[], cwd: string | undefined, env: Record<string, string>, token: string, guard: string): string[] {
   const unset = SHELL_NOISE.filter((v) => !(v in env)).join(" ");
-  return [token, cwd ?? "", unset, ...withOddEnv(argv, env)];
+  return [token, cwd ?? "", unset, guard, ...withOddEnv(argv, env)];
 }
 
 /** argv for a command started directly under the wrapper. */
-export function wrapArgv(argv: string[], cwd: string | undefined, env: Record<string, string>, token: string): string[] {
-  return ["/bin/sh", "-c", STAGE1, "moonexec", STAGE2, ...wrapperArgs(argv, cwd, env, token)];
+export function wrapArgv(argv: string[], cwd: string | undefined, env: Record<string, string>, token: string, guard = ""): string[] {
+  return ["/bin/sh", "-c", STAGE1, "moonexec", STAGE2, ...wrapperArgs(argv, cwd, env, token, guard)];
 }
 
 /**
@@ -131,10 +146,10 @@ const shq = shQuoter("__mx_n");
  * stage 1 as a fresh exec would. undefined when the line would be very long: the command
  * then gets a fresh exec.
  */
-export function warmLine(argv: string[], cwd: string | undefined, env: Record<string, string>, token: string): string | undefined {
+export function warmLine(argv: string[], cwd: string | undefined, env: Record<string, string>, token: string, guard = ""): string | undefined {
   const names = Object.keys(env).filter((n) => SHELL_NAME.test(n));
   const exports = names.length ? `export ${names.map((n) => shq(`${n}=${env[n]}`)).join(" ")}; ` : "";
-  const args = wrapperArgs(argv, cwd, env, token).map(shq).join(" ");
+  const args = wrapperArgs(argv, cwd, env, token, guard).map(shq).join(" ");
   const line = `${exports}set -- "$__mx_s2" ${args}; eval "$__mx_s1"\n`;
   return line.length > MAX_LINE ? undefined : line;
 }
