@@ -181,6 +181,29 @@ describeBackend(box(sshEntry()), () => {
     expect(r.stdout.toString()).toBe(`${Array(12).fill("0").join(",")} 2`);
   }, 60_000);
 
+  it("runs commands on spare sessions opened ahead, and recovers when the spares die", async () => {
+    // The idle spares are children of this connection's sshd session process ($PPID of a
+    // command) running the stub; the pattern does not match the killing command itself.
+    const killSpares = `local k = assert(ex:exec({"sh", "-c", "pkill -c -P $PPID -f 'moonexec_star[t]'"})); assert(k:start())
+      local n = tonumber(k:stdout_stream():read_all()); k:wait(); return n`;
+    const r = await get(
+      sshEntry(sshEnv.hosts[9] ?? H3),
+      `local function spares() ${killSpares} end
+      local function run(i)
+        local p = assert(ex:exec({"sh", "-c", "read x; echo $x-$1", "sh", tostring(i)}))
+        assert(p:start()); assert(p:write_stdin("in\\n")); p:close_stdin()
+        return p:stdout_stream():read_all() .. p:wait()
+      end
+      local killed, out = spares(), {}
+      for i = 1, 4 do out[#out + 1] = run(i) end
+      io.write(killed, " ", table.concat(out, ","), " ", spares())`,
+    );
+    expect(r.stderr).toBe("");
+    // Two spares waited while the first command ran; after they were killed, commands still
+    // run (directly, then on new spares), and new spares are there again.
+    expect(r.stdout.toString()).toBe("2 in-1\n0,in-2\n0,in-3\n0,in-4\n0 2");
+  });
+
   it("gives up on a server that never answers after connect_timeout", async () => {
     const silent = createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
