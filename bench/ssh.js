@@ -43,11 +43,7 @@ async function has(cmd) {
 export async function benchSsh() {
   const env = readEnv();
   if (!env || env.hosts.length < CONCURRENCY) return skip("ssh", `${ENV_FILE} with ${CONCURRENCY} hosts missing (run scripts/ssh-setup.sh)`);
-  try {
-    await run("ssh", ["-V"]);
-  } catch {
-    return skip("ssh", "the ssh CLI is missing (openssh-client)");
-  }
+  if (!(await has("ssh"))) return skip("ssh", "the ssh CLI is missing (openssh-client)");
   const hosts = env.hosts.slice(0, CONCURRENCY);
   const dir = mkdtempSync(join(tmpdir(), "moonexec-bench-ssh-"));
   const common = { port: env.port, user: env.user, identity_file: env.key, known_hosts: env.knownHosts };
@@ -70,7 +66,7 @@ export async function benchSsh() {
   } finally {
     await host.dispose();
     // Stop the ControlMaster the baselines left behind.
-    await run("ssh", [...sshOpts, ...master, "-O", "exit", `${env.user}@${hosts[0]}`]).catch(() => {});
+    await run("ssh", [...sshOpts, ...master, "-q", "-O", "exit", `${env.user}@${hosts[0]}`]).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
 }
