@@ -10,11 +10,12 @@ import { benchNative } from "./native.js";
 import { benchStartup } from "./startup.js";
 import { benchDocker } from "./docker.js";
 import { benchIncus } from "./incus.js";
+import { benchSsh } from "./ssh.js";
 import { benchMemory } from "./memory.js";
 import { benchCpu } from "./cpu.js";
 import { closeLauncher, printTable, rows } from "./lib.js";
 
-const suites = { startup: benchStartup, cpu: benchCpu, native: benchNative, memory: benchMemory, docker: benchDocker, incus: benchIncus };
+const suites = { startup: benchStartup, cpu: benchCpu, native: benchNative, memory: benchMemory, docker: benchDocker, incus: benchIncus, ssh: benchSsh };
 const only = process.argv[2];
 
 if (only && !(only in suites)) {

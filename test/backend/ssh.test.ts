@@ -130,9 +130,7 @@ describeBackend(box(sshEntry()), () => {
       const blob = Buffer.from(hostKey(H1).split(" ")[1]!, "base64");
       const fp = "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
       const noKnown = (pin: string) => sshEntry(H1).replace(`known_hosts: "${sshEnv.knownHosts}"`, `host_key: "${pin}"`);
-      const ok1 = await get(noKnown(hostKey(H1)), `io.write("connected")`);
-      const ok2 = await get(noKnown(fp), `io.write("connected")`);
-      const bad = await get(noKnown(hostKey(H2)), `io.write("connected")`);
+      const [ok1, ok2, bad] = await Promise.all([hostKey(H1), fp, hostKey(H2)].map((pin) => get(noKnown(pin), `io.write("connected")`)));
       expect([ok1.stdout.toString(), ok2.stdout.toString()]).toEqual(["connected", "connected"]);
       expect(bad.stdout.toString()).toMatch(/^ERR PERMISSION_DENIED .*does not match the pinned host_key: the server presented ssh-ed25519 SHA256:/);
     });
@@ -154,10 +152,11 @@ describeBackend(box(sshEntry()), () => {
   it("runs 14 commands at once past MaxSessions 10, on more than one connection", async () => {
     const r = await get(
       sshEntry(),
-      `local ps = {}
-      for i = 1, 14 do ps[i] = assert(ex:exec({"sh", "-c", "echo $PPID; sleep 2"})); assert(ps[i]:start()) end
-      local conns, codes = {}, {}
-      for i = 1, 14 do conns[ps[i]:stdout_stream():read_line()] = true; codes[#codes + 1] = ps[i]:wait() end
+      `local ps, conns, codes = {}, {}, {}
+      -- Each waits for its stdin to end, so all 14 run at once however slow the machine.
+      for i = 1, 14 do ps[i] = assert(ex:exec({"sh", "-c", "echo $PPID; cat >/dev/null"})); assert(ps[i]:start()); conns[ps[i]:stdout_stream():read_line()] = true end
+      for i = 1, 14 do ps[i]:close_stdin() end
+      for i = 1, 14 do codes[#codes + 1] = ps[i]:wait() end
       local n = 0 for _ in pairs(conns) do n = n + 1 end
       io.write(table.concat(codes, ","), " ", n)`,
     );
@@ -170,10 +169,10 @@ describeBackend(box(sshEntry()), () => {
   it("learns the server's session limit when max_sessions says more than it allows", async () => {
     const r = await get(
       sshEntry(H1, sshEnv.user, ["max_sessions: 30"]),
-      `local ps = {}
-      for i = 1, 12 do ps[i] = assert(ex:exec({"sh", "-c", "echo $PPID; sleep 2"})); assert(ps[i]:start()) end
-      local conns, codes = {}, {}
-      for i = 1, 12 do conns[ps[i]:stdout_stream():read_line()] = true; codes[#codes + 1] = ps[i]:wait() end
+      `local ps, conns, codes = {}, {}, {}
+      for i = 1, 12 do ps[i] = assert(ex:exec({"sh", "-c", "echo $PPID; cat >/dev/null"})); assert(ps[i]:start()); conns[ps[i]:stdout_stream():read_line()] = true end
+      for i = 1, 12 do ps[i]:close_stdin() end
+      for i = 1, 12 do codes[#codes + 1] = ps[i]:wait() end
       local n = 0 for _ in pairs(conns) do n = n + 1 end
       io.write(table.concat(codes, ","), " ", n)`,
     );
@@ -181,15 +180,36 @@ describeBackend(box(sshEntry()), () => {
     expect(r.stdout.toString()).toBe(`${Array(12).fill("0").join(",")} 2`);
   }, 60_000);
 
+  it("runs commands on spare sessions opened ahead, and recovers when the spares die", async () => {
+    // The idle spares are children of this connection's sshd session process ($PPID of a
+    // command) running the stub; the pattern does not match the killing command itself.
+    const killSpares = `local k = assert(ex:exec({"sh", "-c", "pkill -c -P $PPID -f 'moonexec_star[t]'"})); assert(k:start())
+      local n = tonumber(k:stdout_stream():read_all()); k:wait(); return n`;
+    const r = await get(
+      sshEntry(sshEnv.hosts[9] ?? H3),
+      `local function spares() ${killSpares} end
+      local function run(i)
+        local p = assert(ex:exec({"sh", "-c", "read x; echo $x-$1", "sh", tostring(i)}))
+        assert(p:start()); assert(p:write_stdin("in\\n")); p:close_stdin()
+        return p:stdout_stream():read_all() .. p:wait()
+      end
+      local killed, out = spares(), {}
+      for i = 1, 4 do out[#out + 1] = run(i) end
+      io.write(killed, " ", table.concat(out, ","), " ", spares())`,
+    );
+    expect(r.stderr).toBe("");
+    // Two spares waited while the first command ran; after they were killed, commands still
+    // run (directly, then on new spares), and new spares are there again.
+    expect(r.stdout.toString()).toBe("2 in-1\n0,in-2\n0,in-3\n0,in-4\n0 2");
+  });
+
   it("gives up on a server that never answers after connect_timeout", async () => {
     const silent = createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     const port = (silent.address() as { port: number }).port;
     try {
-      const t0 = Date.now();
       const r = await get(sshEntry("127.0.0.1", sshEnv.user, ["connect_timeout: 1"]).replace(`port: ${sshEnv.port}`, `port: ${port}`), `io.write("connected")`);
       expect(r.stdout.toString()).toMatch(/^ERR TIMEOUT ssh moonexec@127.0.0.1:\d+: no (handshake|connection) within connect_timeout \(1 s\)/);
-      expect(Date.now() - t0).toBeLessThan(10_000);
     } finally {
       silent.close();
     }
@@ -272,8 +292,8 @@ describeBackend(box(sshEntry()), () => {
       proxy.cut();
       const code = await cli.exited;
       expect(cli.stderr()).toBe("");
-      // The stream's own error (err.kind) comes with the stream-failure work; the exit is -1 either way.
-      expect(cli.stdout()).toMatch(/^streaming\nshort\t-1\tlost\t(UNAVAILABLE|noerr)\nagain\n\t0\n$/);
+      // The read fails with the loss (never a short EOF); the exit is -1 with the note.
+      expect(cli.stdout()).toMatch(/^streaming\nshort\t-1\tlost\tUNAVAILABLE\nagain\n\t0\n$/);
       expect(code).toBe(0);
       // The watcher of the cut connection killed what ran there.
       expect(await gone(marker)).toEqual([]);

@@ -4,11 +4,15 @@
  * connection opens. The limit starts at max_sessions (OpenSSH's default 10) and drops to
  * what the server really allows when it refuses a session. A connection that closes
  * leaves the pool at once; the next session opens a new one.
+ *
+ * Each connection also keeps SPARES sessions open ahead of need, each running the spare stub
+ * of wrapper.ts: a command takes one and sends its line on stdin, so the server's work of
+ * starting a session (fork, login shell) is done while the previous command ran.
  */
 import type { ClientChannel, SFTPWrapper } from "ssh2";
 import { ExecError } from "../../errors.js";
 import { connect, label, type Client, type ConnectSettings } from "./connect.js";
-import { watcherLine } from "./wrapper.js";
+import { spareLine, watcherLine } from "./wrapper.js";
 
 /**
  * Refusals of a session while others are open on the connection: the server's limit.
@@ -16,6 +20,13 @@ import { watcherLine } from "./wrapper.js";
  * 1 (administratively prohibited) or 4 (resource shortage).
  */
 const SESSION_LIMIT_REASONS = new Set([1, 2, 4]);
+
+/**
+ * Spare sessions per connection. Starting a session costs the server a fork and a login
+ * shell, more than a short command's own run; two in flight keep a sequential loop from
+ * waiting on the next one (figures in docs/performance.md).
+ */
+export const SPARES = 2;
 
 export class SshConnection {
   /** Sessions open or opening on this connection, the watcher included. */
@@ -39,6 +50,71 @@ export class SshConnection {
     client.once("close", () => {
       this.lost = true;
       for (const ack of this.acks.splice(0)) ack();
+      for (const w of this.spareWaiters.splice(0)) w(undefined);
+    });
+  }
+
+  /** Spare sessions ready for a command, oldest first; each holds a slot of `active`. */
+  private readonly spares: ClientChannel[] = [];
+  /** Spares whose exec request has not been answered yet. */
+  private sparesOpening = 0;
+  /** Callers waiting for a spare being opened. */
+  private spareWaiters: Array<(ch: ClientChannel | undefined) => void> = [];
+
+  /** Open spares in the background up to SPARES, while the connection has room. */
+  refillSpares(): void {
+    while (!this.lost && this.spares.length + this.sparesOpening < SPARES && this.active < this.limit) {
+      this.active++;
+      this.sparesOpening++;
+      this.client.exec(spareLine(), (err, ch) => {
+        this.sparesOpening--;
+        if (err) {
+          this.active--;
+          const reason = (err as { reason?: number }).reason;
+          // Refused past the server's MaxSessions: learn the limit as for commands.
+          if (reason !== undefined && SESSION_LIMIT_REASONS.has(reason) && this.active >= 1) this.limit = Math.max(1, this.active);
+          this.wakeSpareWaiters();
+          return;
+        }
+        ch.on("error", () => {});
+        // Unused when it closes (the stub died, the connection went): its slot is free again.
+        ch.once("close", () => {
+          const i = this.spares.indexOf(ch);
+          if (i >= 0) {
+            this.spares.splice(i, 1);
+            this.active--;
+          }
+        });
+        const waiter = this.spareWaiters.shift();
+        if (waiter) waiter(ch);
+        else this.spares.push(ch);
+        this.wakeSpareWaiters();
+      });
+    }
+  }
+
+  private wakeSpareWaiters(): void {
+    // Nobody opening any more: waiters go their own way.
+    if (this.sparesOpening === 0) for (const w of this.spareWaiters.splice(0)) w(undefined);
+  }
+
+  /**
+   * A spare session for one command (its slot goes with it: the command's channel close
+   * ends it), waiting for one being opened; undefined when none is ready or coming.
+   */
+  takeSpare(): Promise<ClientChannel | undefined> | undefined {
+    if (this.lost) return undefined;
+    const ch = this.spares.shift();
+    if (ch) {
+      this.refillSpares();
+      return Promise.resolve(ch);
+    }
+    if (this.sparesOpening <= this.spareWaiters.length) return undefined;
+    return new Promise((resolve) => {
+      this.spareWaiters.push((got) => {
+        this.refillSpares();
+        resolve(got);
+      });
     });
   }
 
@@ -144,6 +220,18 @@ export class SshPool {
     }
   }
 
+  /** A spare session of a live connection (see SshConnection.takeSpare), or undefined. */
+  async takeSpare(): Promise<{ conn: SshConnection; ch: ClientChannel } | undefined> {
+    if (this.closed) return undefined;
+    for (const conn of this.conns) {
+      const pending = conn.takeSpare();
+      if (!pending) continue;
+      const ch = await pending;
+      if (ch) return { conn, ch };
+    }
+    return undefined;
+  }
+
   /** Open the first connection now (open() fails early on a bad host, key or host key). */
   async warm(): Promise<void> {
     (await this.room()).sessionEnded();
@@ -185,6 +273,7 @@ export class SshPool {
       throw new ExecError("CLOSED", `ssh ${this.name}: executor was released`);
     }
     this.conns.push(conn);
+    conn.refillSpares();
     return conn;
   }
 

@@ -15,7 +15,7 @@ import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
 import { signalName } from "../../process/signals.js";
 import { MarkerParser, type Marker } from "../incus/wrapper.js";
 import type { SshConnection, SshPool } from "./pool.js";
-import { commandLine } from "./wrapper.js";
+import { commandLine, spareCommandLine } from "./wrapper.js";
 
 const DISPOSE_WAIT_MS = 5000;
 const SIGNALS = constants.signals as Record<string, number>;
@@ -69,6 +69,7 @@ export class SshCommand implements RunningCommand {
   private eof = false;
   private channelClosed = false;
   private stdinClosed = false;
+  private stderrBytes = 0;
   private done = false;
   private disposing: Promise<void> | undefined;
   private readonly what: string;
@@ -101,6 +102,7 @@ export class SshCommand implements RunningCommand {
       if (m.kind === "pid") this.conn.tell(`a ${this.target(m)}`);
       settleMarker();
     });
+    ch.stderr.on("data", (c: Buffer) => (this.stderrBytes += c.length));
     this.stdout = new ChannelOutput(ch, this);
     this.stderr = new ChannelOutput(ch.stderr as Readable, this, parser);
     const closed = new Promise<void>((r) =>
@@ -163,6 +165,14 @@ export class SshCommand implements RunningCommand {
     }
   }
 
+  /**
+   * stderr ended empty: the wrapper, whose first act is to print its marker there, never ran,
+   * so neither did the command.
+   */
+  diedUnstarted(): boolean {
+    return (this.marker === undefined || this.marker.kind === "none") && this.stderrBytes === 0;
+  }
+
   get pid(): number | undefined {
     return this.marker?.kind === "pid" ? this.marker.pid : undefined;
   }
@@ -222,10 +232,20 @@ export class SshCommand implements RunningCommand {
   }
 }
 
-/** Start `spec` on a connection of the pool; resolves once it runs. */
+/** Start `spec` on a connection of the pool (a spare session when one is ready); resolves once it runs. */
 export async function startSshCommand(pool: SshPool, spec: CommandSpec): Promise<SshCommand> {
+  for (let spare = await pool.takeSpare(); spare; spare = await pool.takeSpare()) {
+    const { conn, ch } = spare;
+    const cmd = new SshCommand(conn, ch, () => conn.sessionEnded(), spec);
+    ch.write(spareCommandLine(spec.argv, spec.cwd, spec.env));
+    await cmd.started();
+    if (!cmd.diedUnstarted()) return cmd;
+    // The spare was gone before our line ran (killed on the server, its close still on the
+    // way): nothing of the command ran, so it may start elsewhere.
+    await cmd.dispose();
+  }
   const line = commandLine(spec.argv, spec.cwd, spec.env);
-  const { value: cmd } = await pool.session(
+  const { conn, value: cmd } = await pool.session(
     (conn) =>
       new Promise<SshCommand>((resolve, reject) => {
         conn.client.exec(line, (err, ch) => {
@@ -235,6 +255,8 @@ export async function startSshCommand(pool: SshPool, spec: CommandSpec): Promise
         });
       }),
   );
+  // No spare was ready (spares died, or all were taken): have some for the next ones.
+  conn.refillSpares();
   await cmd.started();
   return cmd;
 }

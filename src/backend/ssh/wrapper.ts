@@ -40,10 +40,40 @@ const START =
 
 /** The exec request line for one command. */
 export function commandLine(argv: string[], cwd: string | undefined, env: Record<string, string>): string {
+  return ["exec", "/bin/sh", "-c", shq(START), "moonexec", ...words(argv, cwd, env).map(shq)].join(" ");
+}
+
+/** START's arguments: the work directory, the variables, the command. */
+function words(argv: string[], cwd: string | undefined, env: Record<string, string>): string[] {
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   // env(1) would take an argv[0] containing '=' as one more variable.
-  const words = argv[0]?.includes("=") ? ["/bin/sh", "-c", 'exec "$@"', "sh", ...argv] : argv;
-  return ["exec", "/bin/sh", "-c", shq(START), "moonexec", shq(cwd ?? ""), ...vars.map(shq), ...words.map(shq)].join(" ");
+  const cmd = argv[0]?.includes("=") ? ["/bin/sh", "-c", 'exec "$@"', "sh", ...argv] : argv;
+  return [cwd ?? "", ...vars, ...cmd];
+}
+
+/**
+ * A spare session (pool.ts opens them ahead of need): the login shell itself defines START as
+ * a function, reads one line on stdin and evaluates it — sh's `read` takes a pipe one byte
+ * at a time, so the rest of stdin stays for the command. The line is spareCommandLine():
+ * one call of the function with the command's words, on one line (a newline inside a word
+ * is written `$n`). No /bin/sh in between: the login shell is Bourne-compatible anyway
+ * (docs/ssh.md), and an exec less per command is measurable.
+ */
+const SPARE = `n='\n'; moonexec_start() { ${START}; }; IFS= read -r l || exit 0; eval "$l"`;
+
+/** The exec request line of a spare session. */
+export function spareLine(): string {
+  return SPARE;
+}
+
+/** Quote one word for the spare's eval: no newline may stay literal. */
+function shqLine(s: string): string {
+  return shq(s).replace(/\n/g, `'"$n"'`);
+}
+
+/** The line a spare session reads (with its newline): START run on the command's words. */
+export function spareCommandLine(argv: string[], cwd: string | undefined, env: Record<string, string>): string {
+  return `moonexec_start ${words(argv, cwd, env).map(shqLine).join(" ")}\n`;
 }
 
 const WATCHER =
