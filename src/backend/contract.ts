@@ -19,6 +19,19 @@ export interface CommandSpec {
   cwd?: string;
   /** The complete environment for the command (no inheritance happens below this line). */
   env: Record<string, string>;
+  /**
+   * Run on a pseudo-terminal of this size: stdout carries everything the terminal shows
+   * (stderr is merged by the TTY and stays empty), stdin is the keyboard. TERM is set from
+   * `term` unless env names it. Only given to backends whose `terminals` is true.
+   */
+  pty?: PtySpec;
+}
+
+/** Size and type of a command's terminal. */
+export interface PtySpec {
+  rows: number;
+  cols: number;
+  term: string;
 }
 
 /** How a command ended. */
@@ -48,6 +61,8 @@ export interface RunningCommand {
   writeStdin(data: Uint8Array): Promise<void>;
   /** Send EOF on stdin. Idempotent. */
   closeStdin(): Promise<void>;
+  /** Change the terminal's size (commands started with a pty only); the command gets SIGWINCH. */
+  resize?(rows: number, cols: number): Promise<void>;
   /** Deliver a signal (number, e.g. 15) to the command — to its whole process group where the backend can. */
   signal(signo: number): Promise<void>;
   /**
@@ -66,6 +81,8 @@ export interface RunningCommand {
 
 /** One executor instance, obtained by exec.get(id); released by executor:release(). */
 export interface ExecutorBackend {
+  /** spawn() honours CommandSpec.pty and its commands offer resize(). Without it, pty = true is refused before anything runs. */
+  readonly terminals?: boolean;
   /**
    * Start a command. Rejects (or throws) an ExecError (kind NOT_FOUND, UNAVAILABLE, ...) when it
    * cannot start. May answer synchronously when the command is known to run: the script's

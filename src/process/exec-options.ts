@@ -9,6 +9,7 @@ import { ExecError } from "../errors.js";
 import { checkEncoding } from "../stream/decoder.js";
 import { envNameProblem, envValueProblem } from "./env-check.js";
 import { checkTimeout } from "./timeout.js";
+import type { PtySpec } from "../backend/contract.js";
 
 export interface ExecOptions {
   workDir?: string;
@@ -23,9 +24,14 @@ export interface ExecOptions {
   tag?: string;
   /** Replay ring size per stream for background processes, bytes. */
   ringSize?: number;
+  /** Run on a pseudo-terminal (rows/cols/term default when pty = true). */
+  pty?: PtySpec;
 }
 
-const KNOWN = ["work_dir", "env", "timeout", "stdin", "encoding", "background", "tag", "ring_size"];
+/** Terminal defaults when a script asks for pty = true without a size. */
+export const PTY_DEFAULTS: PtySpec = { rows: 24, cols: 80, term: "xterm-256color" };
+
+const KNOWN = ["work_dir", "env", "timeout", "stdin", "encoding", "background", "tag", "ring_size", "pty", "rows", "cols", "term"];
 
 export function parseExecOptions(raw: Record<string, unknown> | undefined): ExecOptions {
   const out: ExecOptions = {};
@@ -78,9 +84,28 @@ export function parseExecOptions(raw: Record<string, unknown> | undefined): Exec
         if (typeof value !== "number" || !Number.isInteger(value) || value < 1024) throw bad(key, "an integer number of bytes ≥ 1024", value);
         out.ringSize = value;
         break;
+      case "pty":
+        if (typeof value !== "boolean") throw bad(key, "true or false", value);
+        if (value) out.pty = { ...PTY_DEFAULTS, ...out.pty };
+        break;
+      case "rows":
+      case "cols":
+        // A terminal side is a 16-bit count in every kernel and daemon API.
+        if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 65535) throw bad(key, "an integer from 1 to 65535", value);
+        break;
+      case "term":
+        if (typeof value !== "string" || !/^[A-Za-z0-9._+-]{1,64}$/.test(value)) throw bad(key, "a terminal type name such as \"xterm-256color\"", value);
+        break;
       default:
         throw new ExecError("INVALID", `opts.${key}: unknown option (known: ${KNOWN.join(", ")})`);
     }
+  }
+  const sized = ["rows", "cols", "term"].filter((k) => raw[k] !== undefined && raw[k] !== null);
+  if (sized.length > 0 && !out.pty) throw new ExecError("INVALID", `opts.${sized[0]}: only applies with pty = true`);
+  if (out.pty) {
+    if (typeof raw.rows === "number") out.pty.rows = raw.rows;
+    if (typeof raw.cols === "number") out.pty.cols = raw.cols;
+    if (typeof raw.term === "string") out.pty.term = raw.term;
   }
   return out;
 }

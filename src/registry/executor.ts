@@ -70,8 +70,10 @@ export class Executor {
       tag ??= `proc-${Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0")}`; // a name, not a secret
       if (this.running().some((p) => p.tag === tag)) throw new ExecError("INVALID", `opts.tag: '${tag}' is already used by a running process of ${this.id}`);
     } else if (tag !== undefined) throw new ExecError("INVALID", "opts.tag: only background processes have tags");
+    if (opts.pty && !this.backend.terminals) throw new ExecError("INVALID", `opts.pty: executor ${this.id} (${this.entry.kind}) does not offer terminals`);
     const env = { ...this.entry.default_env, ...opts.env };
-    const proc = new Proc({ argv, cwd: opts.workDir ?? this.entry.default_work_dir, env }, (spec) => this.backend.spawn(spec), {
+    const spec = { argv, cwd: opts.workDir ?? this.entry.default_work_dir, env, ...(opts.pty ? { pty: opts.pty } : {}) };
+    const proc = new Proc(spec, (spec) => this.backend.spawn(spec), {
       timeout: opts.timeout,
       stdin: opts.stdin,
       encoding: opts.encoding,
