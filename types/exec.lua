@@ -31,6 +31,10 @@
 ---@field background? boolean Background process: starts at once, survives the chunk that started it, listed by `executor:processes()`. (added with background processes, issue 5)
 ---@field tag? string Name for `executor:kill`/`executor:attach`; default "proc-" plus 8 hex digits, unique per executor. (issue 5)
 ---@field ring_size? integer Replay buffer per stream of a background process, bytes (≥ 1024). (issue 5)
+---@field pty? boolean Run on a pseudo-terminal: stdout shows what the terminal shows (stderr merged), stdin is the keyboard. Executors without terminals refuse it with INVALID.
+---@field rows? integer Terminal rows with pty (default 24).
+---@field cols? integer Terminal columns with pty (default 80).
+---@field term? string TERM with pty (default "xterm-256color").
 
 ---A running background process as `executor:processes()` lists it. (issue 5)
 ---@class exec.ProcessInfo
