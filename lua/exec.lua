@@ -70,6 +70,7 @@ Process.kill = method(Process, "proc:kill", N.proc_kill)
 Process.write_stdin = method(Process, "proc:write_stdin", N.proc_write_stdin)
 Process.close_stdin = method(Process, "proc:close_stdin", N.proc_close_stdin)
 Process.close = method(Process, "proc:close", N.proc_close)
+Process.resize = method(Process, "proc:resize", N.proc_resize)
 Process.signal_name = method(Process, "proc:signal_name", N.proc_signal_name)
 Process.info = method(Process, "proc:info", N.proc_info)
 

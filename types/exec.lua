@@ -199,6 +199,13 @@ function Process:write_stdin(data) end
 ---@return exec.Error? err
 function Process:close_stdin() end
 
+---Change the terminal size of a process started with `pty = true`; its programs get SIGWINCH.
+---@param rows integer
+---@param cols integer
+---@return true? ok
+---@return exec.Error? err STATE without a terminal, INVALID for a bad size
+function Process:resize(rows, cols) end
+
 ---Stop reading its streams and close stdin; with `force`, also kill the command if it still runs.
 ---@param force? boolean
 ---@return true? ok

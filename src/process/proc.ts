@@ -206,6 +206,16 @@ export class Proc implements FlowOwner {
     await this.cmd.signal(signo);
   }
 
+  /** Resize the command's terminal; its programs see SIGWINCH. */
+  async resize(rows: number, cols: number): Promise<void> {
+    if (!this.spec.pty) throw new ExecError("STATE", "proc:resize: the process has no terminal (start it with pty = true)");
+    for (const [name, v] of [["rows", rows], ["cols", cols]] as const)
+      if (!Number.isInteger(v) || v < 1 || v > 65535) throw new ExecError("INVALID", `proc:resize: ${name} must be an integer from 1 to 65535, got ${String(v)}`);
+    this.spec.pty = { ...this.spec.pty, rows, cols };
+    if (!this.cmd || this.state === "exited") return; // the new size applies when it starts; nothing to resize after the end
+    await this.waitedOn(this.cmd.resize!(rows, cols));
+  }
+
   /** Close the handle: stop reading, end stdin; with force also kill the command. */
   async close(force: boolean): Promise<void> {
     this.stdout.close();

@@ -35,6 +35,17 @@ describe("checkTimeout", () => {
     expect(invalid(() => parseExecOptions({ encoding: "klingon" }))).toMatch(/^opts\.encoding: unknown encoding 'klingon'/);
   });
 
+  it("pty, rows, cols and term: defaults, sizes and refusals naming the option", () => {
+    expect(parseExecOptions({ pty: true })).toEqual({ pty: { rows: 24, cols: 80, term: "xterm-256color" } });
+    expect(parseExecOptions({ rows: 40, pty: true, cols: 100, term: "vt100" })).toEqual({ pty: { rows: 40, cols: 100, term: "vt100" } });
+    expect(parseExecOptions({ pty: false })).toEqual({});
+    expect(invalid(() => parseExecOptions({ cols: 100 }))).toBe("opts.cols: only applies with pty = true");
+    expect(invalid(() => parseExecOptions({ pty: true, rows: 0 }))).toBe("opts.rows: must be an integer from 1 to 65535, got number 0");
+    expect(invalid(() => parseExecOptions({ pty: true, cols: 2.5 }))).toBe("opts.cols: must be an integer from 1 to 65535, got number 2.5");
+    expect(invalid(() => parseExecOptions({ pty: true, term: "x; rm -rf /" }))).toMatch(/^opts\.term: must be a terminal type name/);
+    expect(invalid(() => parseExecOptions({ pty: "yes" }))).toBe('opts.pty: must be true or false, got string "yes"');
+  });
+
   it("armTimeout fires once after its time, and not at all once disarmed", async () => {
     let fired = 0;
     armTimeout(0.01, () => fired++);

@@ -61,6 +61,11 @@ export function procFunctions(handles: Handles): Record<string, HostFn> {
       return [true];
     },
 
+    proc_resize: async (a) => {
+      await proc(a).resize(a.value(2) as number, a.value(3) as number);
+      return [true];
+    },
+
     proc_signal_name: (a) => [proc(a).signalName()],
 
     proc_stream: (a) => {
