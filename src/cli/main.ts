@@ -1,7 +1,7 @@
 /** The `moonexec` command: parse the command line and dispatch to a subcommand. */
 import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { parseArgs, UsageError, USAGE, type CliOptions } from "./args.js";
-import { warmLua } from "../lua/wasmoon.js";
+import { warmLua } from "../lua/engine/wasmoon.js";
 
 async function main(argv: string[]): Promise<number> {
   let opts: CliOptions;

@@ -11,7 +11,7 @@
  * so pcall cannot swallow it) and gives the event loop a turn every few milliseconds so
  * SIGINT is seen during CPU-bound Lua.
  */
-import { LuaReturn, LuaEventMasks, LuaType, LUA_REGISTRYINDEX, heap32, setAllowHook, wasmMalloc, type LuaThread } from "./wasmoon.js";
+import { HookMask, LuaType, type LuaState, type Status } from "./engine/engine.js";
 import type { LuaStack, LuaValue } from "./values.js";
 import { AWAIT_BYTES, SLICE_BYTES, pushOutcome, type PendingTable, type Outcome } from "./host-functions.js";
 import { ScriptHooks } from "./script-hooks.js";
@@ -44,9 +44,9 @@ export class LuaScriptError extends Error {
 /** A Lua thread the scheduler drives. */
 export interface Task {
   readonly id: number;
-  readonly L: number;
+  readonly L: LuaState;
   /** Called when the thread returns (results still on its stack) or fails. */
-  finish(L: number, count: number, error: Error | undefined): void;
+  finish(L: LuaState, count: number, error: Error | undefined): void;
   dead: boolean;
 }
 
@@ -59,13 +59,11 @@ export class Driver {
   private stopReason: ScriptStop | undefined;
   private deadline = Infinity;
   private sliceStart = 0;
-  private hookPtr = 0;
-  private runningL = 0;
+  private runningL: LuaState | undefined;
   private ready: Ready[] = [];
   private wakeLoop: (() => void) | undefined;
   private live = new Set<Task>();
   private nextTaskId = 1;
-  private resumeOut = 0;
   private sliceInFlight = false;
   private describeRef = 0;
   /** The script's own hooks share the one C hook below (see script-hooks.ts). */
@@ -79,7 +77,8 @@ export class Driver {
     private readonly watched = false,
   ) {
     this.hooked = !watched || timeLimitSeconds !== undefined;
-    this.scriptHooks = new ScriptHooks(stack, () => this.hookPointer());
+    this.scriptHooks = new ScriptHooks(stack);
+    stack.lua.setHookHandler((L, ar) => this.onHook(L, ar));
   }
 
   /** A Lua function (registry ref) that turns an error value into text, run with the limits on. */
@@ -110,28 +109,24 @@ export class Driver {
    * Put the host's count hook on thread L (also the global thread: finalizers run there), or
    * none when this driver runs unhooked (see `hooked`); script hooks go on through scriptHooks.
    */
-  installHook(L: number): void {
+  installHook(L: LuaState): void {
     this.scriptHooks.probe(L);
-    if (this.hooked) this.scriptHooks.hostHook(L, LuaEventMasks.Count, HOOK_EVERY);
+    if (this.hooked) this.scriptHooks.hostHook(L, HookMask.Count, HOOK_EVERY);
   }
 
-  private hookPointer(): number {
-    const lua = this.stack.api;
-    if (!this.hookPtr) {
-      this.hookPtr = this.stack.addFunction((hookL, ar) => {
-        if (this.scriptHooks.dispatch(hookL, ar)) return;
-        const now = Date.now();
-        if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
-        if (this.stopReason) return this.unwind(hookL, this.stopReason);
-        this.scriptHooks.unhurry(hookL); // left over from a stopped run
-        if (now - this.sliceStart < SLICE_MS || !lua.lua_isyieldable(hookL)) return;
-        // A coroutine's yield goes to whoever resumed it: the prelude's resume asks
-        // took_slice() and passes the pause up to the scheduler.
-        if (hookL !== this.runningL) this.sliceInFlight = true;
-        lua.lua_yieldk(hookL, 0, 0, 0); // count hooks may yield with 0 values
-      }, "vii");
-    }
-    return this.hookPtr;
+  /** The C hook of every hooked thread: the script's hooks first, then the limits and time slices. */
+  private onHook(hookL: LuaState, ar: unknown): void {
+    const lua = this.stack.lua;
+    if (this.scriptHooks.dispatch(hookL, ar)) return;
+    const now = Date.now();
+    if (now > this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
+    if (this.stopReason) return this.unwind(hookL, this.stopReason);
+    this.scriptHooks.unhurry(hookL); // left over from a stopped run
+    if (now - this.sliceStart < SLICE_MS || !lua.isyieldable(hookL)) return;
+    // A coroutine's yield goes to whoever resumed it: the prelude's resume asks
+    // took_slice() and passes the pause up to the scheduler.
+    if (hookL !== this.runningL) this.sliceInFlight = true;
+    lua.yieldFromHook(hookL);
   }
 
   /**
@@ -139,18 +134,18 @@ export class Driver {
    * this thread and of the run's top thread calls the hook, so a pcall (or a coroutine) that
    * caught the stop meets it again at its next instruction, and so on up to the scheduler.
    */
-  private unwind(hookL: number, reason: ScriptStop): void {
-    const lua = this.stack.api;
+  private unwind(hookL: LuaState, reason: ScriptStop): void {
+    const lua = this.stack.lua;
     for (const L of [hookL, this.runningL]) if (L) this.scriptHooks.hurry(L);
-    if (hookL === this.runningL && lua.lua_isyieldable(hookL)) {
-      lua.lua_yieldk(hookL, 0, 0, 0); // straight back to the scheduler, which ends the run
+    if (hookL === this.runningL && lua.isyieldable(hookL)) {
+      lua.yieldFromHook(hookL); // straight back to the scheduler, which ends the run
       return;
     }
     // Lua runs a message handler called for an error raised in a hook with hooks off: one
     // that loops would never be stopped. Hooks on, it meets this same error at once.
-    if (this.scriptHooks.allowHook) setAllowHook(this.stack.lua, hookL, true);
+    if (this.scriptHooks.allowHook) lua.setAllowHook(hookL, true);
     this.stack.push(hookL, reason.message);
-    lua.lua_error(hookL);
+    lua.error(hookL);
   }
 
   /** The prelude's resume: did the coroutine just pause for a time slice (not yield)? */
@@ -160,17 +155,11 @@ export class Driver {
     return was;
   }
 
-  /** Free the hook's table slot; only once the VM is closed (nothing can call it then). */
-  dispose(): void {
-    if (this.hookPtr) this.stack.removeFunction(this.hookPtr);
-    this.hookPtr = 0;
-  }
-
   /**
    * Add a thread whose function and arguments are on its stack; it starts on the next
    * scheduler turn. Threads created from a hooked thread inherit the hook.
    */
-  spawn(L: number, nargs: number, finish: Task["finish"]): Task {
+  spawn(L: LuaState, nargs: number, finish: Task["finish"]): Task {
     const task: Task = { id: this.nextTaskId++, L, finish, dead: false };
     this.live.add(task);
     this.ready.push({ task, nres: nargs });
@@ -182,19 +171,19 @@ export class Driver {
    * Run `thread` (function and nargs already pushed) as the main task until it returns;
    * tasks it spawned run alongside and are dropped when it ends.
    */
-  async run(thread: LuaThread, nargs: number, keep?: (L: number, count: number) => void): Promise<LuaValue[]> {
+  async run(thread: LuaState, nargs: number, keep?: (L: LuaState, count: number) => void): Promise<LuaValue[]> {
     // A time limit or an interrupt ends one top-level run (a script, a REPL line, a plugin
     // call); the next run starts fresh. Exit and dispose are final.
     if (this.broken) throw new ScriptStop("the Lua VM was interrupted inside CPU-bound code and cannot run again", 130, "interrupted");
     const k = this.stopReason?.kind;
     if (k === "time-limit" || k === "interrupted") this.stopReason = undefined;
     this.deadline = this.timeLimitSeconds ? Date.now() + this.timeLimitSeconds * 1000 : Infinity;
-    this.installHook(thread.address);
+    this.installHook(thread);
 
     let result: { values?: LuaValue[]; error?: Error } | undefined;
-    const main = this.spawn(thread.address, nargs, (L, count, error) => {
+    const main = this.spawn(thread, nargs, (L, count, error) => {
       if (error) return void (result = { error });
-      const top = this.stack.api.lua_gettop(L);
+      const top = this.stack.lua.gettop(L);
       const values: LuaValue[] = [];
       for (let i = top - count + 1; i <= top; i++) values.push(this.stack.read(L, i));
       keep?.(L, count);
@@ -229,24 +218,24 @@ export class Driver {
 
   /** Resume one thread until it yields or ends. Returns true when it only paused for a time slice. */
   private async step({ task, nres }: Ready): Promise<boolean> {
-    const lua = this.stack.api;
+    const lua = this.stack.lua;
     const L = task.L;
     this.runningL = L;
     this.sliceStart = Date.now();
     const [status, n] = this.resume(L, nres);
-    this.runningL = 0;
-    if (status === LuaReturn.Ok) {
+    this.runningL = undefined;
+    if (status === "ok") {
       this.end(task, L, n, undefined);
       return false;
     }
-    if (status !== LuaReturn.Yield) {
+    if (status !== "yield") {
       this.end(task, L, 0, this.errorFrom(L, status));
       return false;
     }
     let awaitId: number | undefined;
     if (n === 2 && this.stack.isBytes(L, -2, AWAIT_BYTES)) awaitId = this.stack.read(L, -1) as number;
     const slice = n === 0 || (n === 1 && this.stack.isBytes(L, -1, SLICE_BYTES));
-    lua.lua_settop(L, -n - 1);
+    lua.settop(L, -n - 1);
     if (awaitId !== undefined) {
       const p = this.pending.take(awaitId);
       if (!p) {
@@ -271,11 +260,11 @@ export class Driver {
     this.wakeLoop?.();
   }
 
-  private end(task: Task, L: number, count: number, error: Error | undefined): void {
+  private end(task: Task, L: LuaState, count: number, error: Error | undefined): void {
     task.dead = true;
     this.live.delete(task);
     task.finish(L, count, error);
-    this.stack.api.lua_settop(L, 0);
+    this.stack.lua.settop(L, 0);
   }
 
   /**
@@ -298,25 +287,19 @@ export class Driver {
     if (Date.now() >= this.deadline) this.stop(new ScriptStop(`time limit of ${this.timeLimitSeconds}s exceeded`, 1, "time-limit"));
   }
 
-  private resume(L: number, nargs: number): [LuaReturn, number] {
+  private resume(L: LuaState, nargs: number): [Status, number] {
     const lua = this.stack.lua;
-    if (!this.resumeOut) this.resumeOut = wasmMalloc(lua, 4);
-    heap32(lua)[this.resumeOut >> 2] = 0;
-    let status: LuaReturn;
-    if (!this.watched) status = this.stack.api.lua_resume(L, 0, nargs, this.resumeOut);
-    else {
-      // A SIGINT that came while Lua was idle ends the run before it resumes.
-      if (deliverPendingSigint() && this.stopReason) throw this.stopReason;
-      try {
-        status = resumeUnderSignals(() => this.stack.api.lua_resume(L, 0, nargs, this.resumeOut));
-      } catch (e) {
-        if ((e as { code?: string }).code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
-        this.broken = true;
-        this.stop(new ScriptStop("interrupted", 130, "interrupted"));
-        throw this.stopReason;
-      }
+    if (!this.watched) return lua.resume(L, nargs);
+    // A SIGINT that came while Lua was idle ends the run before it resumes.
+    if (deliverPendingSigint() && this.stopReason) throw this.stopReason;
+    try {
+      return resumeUnderSignals(() => lua.resume(L, nargs));
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
+      this.broken = true;
+      this.stop(new ScriptStop("interrupted", 130, "interrupted"));
+      throw this.stopReason;
     }
-    return [status, heap32(lua)[this.resumeOut >> 2]!];
   }
 
   /**
@@ -324,33 +307,29 @@ export class Driver {
    * the describer, on a fresh thread with the host's hook, inside a pcall: a __tostring that
    * errors, loops or yields must not take the host down.
    */
-  private describeError(L: number): string {
+  private describeError(L: LuaState): string {
     const lua = this.stack.lua;
-    const t = this.stack.api.lua_type(L, -1);
+    const t = lua.type(L, -1);
     if (t === LuaType.String || t === LuaType.Number || !this.describeRef) {
-      const s = this.stack.bytes(L, -1)?.toString("utf8") ?? `(error object is a ${lua.lua_typename(L, t)} value)`;
-      lua.lua_settop(L, -2);
+      const s = this.stack.bytes(L, -1)?.toString("utf8") ?? `(error object is a ${lua.typename(L, t)} value)`;
+      lua.settop(L, -2);
       return s;
     }
-    const T = lua.lua_newthread(L);
-    lua.lua_rotate(L, -2, 1); // thread below the error value
+    const T = lua.newthread(L);
+    lua.rotate(L, -2, 1); // thread below the error value
     this.installHook(T);
-    lua.lua_rawgeti(T, LUA_REGISTRYINDEX, BigInt(this.describeRef));
-    lua.lua_xmove(L, T, 1);
+    lua.pushref(T, this.describeRef);
+    lua.xmove(L, T, 1);
     const [status] = this.resume(T, 1);
-    const s = status === LuaReturn.Ok ? (this.stack.bytes(T, -1)?.toString("utf8") ?? "?") : "(error object could not be described)";
-    lua.lua_settop(L, -2); // the thread
+    const s = status === "ok" ? (this.stack.bytes(T, -1)?.toString("utf8") ?? "?") : "(error object could not be described)";
+    lua.settop(L, -2); // the thread
     return s;
   }
 
-  private errorFrom(L: number, code: LuaReturn): Error {
-    const lua = this.stack.lua;
+  private errorFrom(L: LuaState, code: Status): Error {
     if (this.stopReason) return this.stopReason;
-    if (code === LuaReturn.ErrorMem) return new LuaScriptError("memory limit exceeded (not enough memory)", "");
+    if (code === "memory") return new LuaScriptError("memory limit exceeded (not enough memory)", "");
     const message = this.describeError(L);
-    lua.luaL_traceback(L, L, null, 0);
-    const traceback = lua.lua_tolstring(L, -1, null);
-    lua.lua_settop(L, -2);
-    return new LuaScriptError(message, traceback);
+    return new LuaScriptError(message, this.stack.lua.traceback(L));
   }
 }

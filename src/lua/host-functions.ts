@@ -6,9 +6,9 @@
  * (AWAIT, id). A host function that returns a Promise answers AWAIT; the Lua side yields,
  * and the driver resumes it with the settled answer once the promise is done.
  */
-import { upvalueIndex } from "./lua-api.js";
 import { ExecError, toExecError } from "../errors.js";
 import { LuaCFunction, type LuaStack, type LuaValue } from "./values.js";
+import type { LuaState } from "./engine/engine.js";
 
 /** The marker yielded for host waits. NUL-prefixed so no ordinary script value equals it. */
 export const AWAIT = "\0moonexec.await";
@@ -23,7 +23,7 @@ export class Args {
   constructor(
     private readonly stack: LuaStack,
     /** The calling Lua thread (for host functions that work on the stack directly). */
-    readonly L: number,
+    readonly L: LuaState,
     readonly count: number,
   ) {}
 
@@ -71,53 +71,46 @@ export class PendingTable {
   }
 }
 
-export function pushOutcome(stack: LuaStack, L: number, outcome: Outcome): number {
-  const lua = stack.api;
+export function pushOutcome(stack: LuaStack, L: LuaState, outcome: Outcome): number {
+  const lua = stack.lua;
   if (outcome.ok) {
-    lua.lua_checkstack(L, outcome.values.length + 4);
-    lua.lua_pushboolean(L, 1);
+    lua.checkstack(L, outcome.values.length + 4);
+    lua.pushboolean(L, true);
     for (const v of outcome.values) stack.push(L, v);
     return outcome.values.length + 1;
   }
-  lua.lua_pushboolean(L, 0);
+  lua.pushboolean(L, false);
   stack.push(L, outcome.error.kind);
   stack.push(L, outcome.error.message);
   return 3;
 }
 
 /**
- * The host functions of one host, callable from Lua. All of them share one C function (a wasm
- * table slot): each is pushed as a closure whose upvalue is its index here. Calls come
- * straight to `call`, with none of wasmoon's per-call wrapping (a thread object, an
- * argument array, a string conversion to check the userdata).
+ * The host functions of one host, callable from Lua: each is pushed as a function the engine
+ * routes to `call` with its index here (on wasmoon, one C function whose upvalue is the index:
+ * none of wasmoon's per-call wrapping).
  */
 export class HostFunctionTable {
   private readonly fns: HostFn[] = [];
-  private pointer = 0;
 
   constructor(
     private readonly stack: LuaStack,
     private readonly pending: PendingTable,
-  ) {}
+  ) {
+    stack.lua.setHostDispatcher((L, index) => this.call(L, index));
+  }
 
   /** A value to push (in a table or alone) that Lua calls as a function. */
   add(fn: HostFn): LuaCFunction {
-    if (!this.pointer) this.pointer = this.stack.addFunction((L) => this.call(L), "ii");
     this.fns.push(fn);
-    return new LuaCFunction(this.pointer, this.fns.length - 1);
+    return new LuaCFunction(this.fns.length - 1);
   }
 
-  /** Free the table slot (the VM is closed: nothing can call it any more). */
-  dispose(): void {
-    if (this.pointer) this.stack.removeFunction(this.pointer);
-    this.pointer = 0;
-  }
-
-  private call(L: number): number {
+  private call(L: LuaState, index: number): number {
     const { stack } = this;
-    const fn = this.fns[Number(stack.api.lua_tointegerx(L, upvalueIndex(1), 0))]!;
+    const fn = this.fns[index]!;
     try {
-      const result = fn(new Args(stack, L, stack.api.lua_gettop(L)));
+      const result = fn(new Args(stack, L, stack.lua.gettop(L)));
       if (result instanceof Promise) {
         stack.pushBytes(L, AWAIT_BYTES);
         stack.push(L, this.pending.add(result));
@@ -125,7 +118,7 @@ export class HostFunctionTable {
       }
       return pushOutcome(stack, L, { ok: true, values: result });
     } catch (e) {
-      if (typeof e === "number") throw e; // a Lua error unwinding (longjmp): not ours to stop
+      if (stack.lua.isUnwind(e)) throw e; // a Lua error unwinding: not ours to stop
       // The function failed, or its answer could not be pushed: answer with the error.
       return pushOutcome(stack, L, { ok: false, error: toExecError(e) });
     }

@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LuaFactory, LuaReturn, LUA_REGISTRYINDEX, wasmMemory, type LuaEngine, type LuaThread } from "./wasmoon.js";
+import type { Engine, LuaState } from "./engine/engine.js";
+import { createEngine, type EngineName } from "./engine/select.js";
 import type { Config } from "../config/entry.js";
 import { ConfigError } from "../errors.js";
 import { loadConfig, configFromObject } from "../config/load.js";
@@ -41,8 +42,10 @@ export interface HostOptions {
   config?: Config | string | Record<string, unknown>;
   /** Wall-clock limit for everything run on this host, seconds (default: none). */
   timeLimit?: number;
-  /** Lua heap limit in bytes (default 512 MiB). */
+  /** Lua heap limit in bytes (default 512 MiB; fengari cannot count its heap and refuses one). */
   memoryLimit?: number;
+  /** The Lua engine: "wasmoon" (Lua 5.4, the default) or "fengari" (Lua 5.3); see docs/engines.md. */
+  engine?: EngineName;
   /** Extra directories searched by require (after the script's own directory). */
   modulePaths?: string[];
   /** Where print/io.write go (default: process.stdout / process.stderr). */
@@ -78,8 +81,6 @@ export interface Plugin {
   callMulti(name: string, ...args: unknown[]): Promise<LuaValue[]>;
 }
 
-let factory: LuaFactory | undefined;
-
 export class Host {
   readonly registry: Registry;
   private readonly stack: LuaStack;
@@ -94,12 +95,12 @@ export class Host {
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private readonly engine: LuaEngine,
+    private readonly engine: Engine,
     config: Config,
     kinds: Map<string, BackendKind>,
     private readonly opts: HostOptions,
   ) {
-    this.stack = new LuaStack(engine.global.lua);
+    this.stack = new LuaStack(engine);
     this.driver = new Driver(this.stack, this.pending, opts.timeLimit, opts.ownsProcess);
     this.functions = new HostFunctionTable(this.stack, this.pending);
     this.registry = new Registry(config, kinds, {
@@ -114,8 +115,7 @@ export class Host {
   static async create(opts: HostOptions = {}): Promise<Host> {
     const kinds = hostKinds(opts.kinds);
     const config = resolveConfig(opts.config, kinds);
-    factory ??= new LuaFactory();
-    const engine = await factory.createEngine({ traceAllocations: true, enableProxy: false, injectObjects: false });
+    const engine = await createEngine(opts.engine, opts.memoryLimit);
     const host = new Host(engine, config, kinds, opts);
     await host.boot();
     return host;
@@ -142,21 +142,21 @@ export class Host {
     hostTable.SLICE = SLICE;
     hostTable.took_slice = this.functions.add(() => [this.driver.tookSlice()]);
 
-    const lua = this.stack.lua;
-    const G = this.engine.global.address;
+    const lua = this.engine;
+    const G = lua.main;
     await this.run(
       (thread) => {
         this.load(thread, readFileSync(resolve(LUA_DIR, "prelude.lua")), "=[moonexec prelude]");
-        this.stack.push(thread.address, hostTable);
+        this.stack.push(thread, hostTable);
         return 1;
       },
       (L) => {
-        lua.lua_xmove(L, G, 1); // keep the host API table the prelude returns
-        lua.lua_getfield(G, -1, "hook_dispatch");
-        this.driver.scriptHooks.setDispatcher(lua.luaL_ref(G, LUA_REGISTRYINDEX));
-        lua.lua_getfield(G, -1, "describe_error");
-        this.driver.setErrorDescriber(lua.luaL_ref(G, LUA_REGISTRYINDEX));
-        this.hostApiRef = lua.luaL_ref(G, LUA_REGISTRYINDEX);
+        lua.xmove(L, G, 1); // keep the host API table the prelude returns
+        lua.getfield(G, -1, "hook_dispatch");
+        this.driver.scriptHooks.setDispatcher(lua.ref(G));
+        lua.getfield(G, -1, "describe_error");
+        this.driver.setErrorDescriber(lua.ref(G));
+        this.hostApiRef = lua.ref(G);
       },
     );
     // Finalizers a script set can run on the global thread (any allocation the host makes
@@ -166,12 +166,12 @@ export class Host {
       const table: Record<string, unknown> = {};
       for (const [fname, fn] of Object.entries(module)) table[fname] = this.functions.add(userFunction(fn));
       await this.callHostApi("register_module", (thread) => {
-        this.stack.push(thread.address, name);
-        this.stack.push(thread.address, table);
+        this.stack.push(thread, name);
+        this.stack.push(thread, table);
         return 2;
       });
     }
-    this.engine.global.setMemoryMax(this.opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+    if (this.engine.countsMemory) this.engine.setMemoryLimit(this.opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
   }
 
   /** package.path's default: the script's directory, then the module paths. */
@@ -193,14 +193,14 @@ export class Host {
       this.scriptDir = dir;
       const modulePath = this.modulePath();
       await this.callHostApi("set_module_path", (thread) => {
-        this.stack.push(thread.address, modulePath);
+        this.stack.push(thread, modulePath);
         return 1;
       });
     }
     this.setArgGlobal([path, ...args]);
     return this.run((thread) => {
       this.load(thread, source, `@${display(resolve(path))}`);
-      for (const a of args) this.stack.push(thread.address, a);
+      for (const a of args) this.stack.push(thread, a);
       return args.length;
     });
   }
@@ -218,79 +218,66 @@ export class Host {
     const source = readSource(path);
     const [id] = await this.callHostApi("load_plugin", (thread) => {
       this.load(thread, source, `@${display(resolve(path))}`);
-      for (const a of args) this.stack.push(thread.address, a);
+      for (const a of args) this.stack.push(thread, a);
       return 1 + args.length;
     });
     const callMulti = (name: string, ...callArgs: unknown[]) =>
       this.callHostApi("call_plugin", (thread) => {
-        this.stack.push(thread.address, id);
-        this.stack.push(thread.address, name);
-        for (const a of callArgs) this.stack.push(thread.address, a);
+        this.stack.push(thread, id);
+        this.stack.push(thread, name);
+        for (const a of callArgs) this.stack.push(thread, a);
         return 2 + callArgs.length;
       });
     return { callMulti, call: async (name, ...callArgs) => (await callMulti(name, ...callArgs))[0] };
   }
 
   /** Call a function of the prelude's host API table with arguments pushed by `pushArgs`. */
-  private callHostApi(name: string, pushArgs: (t: LuaThread) => number): Promise<LuaValue[]> {
-    return this.run((thread) => {
-      const L = thread.address;
-      this.stack.lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(this.hostApiRef));
-      this.stack.lua.lua_getfield(L, -1, name);
-      this.stack.lua.lua_rotate(L, -2, 1);
-      this.stack.lua.lua_settop(L, -2); // drop the API table, keep the function
-      return pushArgs(thread);
+  private callHostApi(name: string, pushArgs: (t: LuaState) => number): Promise<LuaValue[]> {
+    return this.run((L) => {
+      const lua = this.engine;
+      lua.pushref(L, this.hostApiRef);
+      lua.getfield(L, -1, name);
+      lua.rotate(L, -2, 1);
+      lua.settop(L, -2); // drop the API table, keep the function
+      return pushArgs(L);
     });
   }
 
   /** `arg` as in the standalone lua: arg[0] is the script, arg[1..n] its arguments. */
   private setArgGlobal(values: string[]): void {
-    const L = this.engine.global.address;
-    const lua = this.stack.lua;
-    lua.lua_createtable(L, values.length, 1);
+    const lua = this.engine;
+    const L = lua.main;
+    lua.createtable(L, values.length, 1);
     values.forEach((v, i) => {
       this.stack.push(L, v);
-      lua.lua_rawseti(L, -2, BigInt(i));
+      lua.rawseti(L, -2, i);
     });
-    lua.lua_setglobal(L, "arg");
+    lua.setglobal(L, "arg");
   }
 
   /** Compile source (text only, binary-safe) onto the thread's stack. */
-  private load(thread: LuaThread, source: Uint8Array, chunkName: string): void {
-    const lua = this.stack.lua;
-    const m = wasmMemory(lua);
-    const ptr = m.malloc(source.length || 1);
-    let status: LuaReturn;
-    try {
-      m.bytes().set(source, ptr);
-      status = lua.luaL_loadbufferx(thread.address, ptr, source.length, chunkName, "t");
-    } finally {
-      m.free(ptr);
-    }
-    if (status !== LuaReturn.Ok) {
-      const msg = lua.lua_tolstring(thread.address, -1, null);
-      throw new LuaScriptError(status === LuaReturn.ErrorMem ? "memory limit exceeded (not enough memory)" : msg, "");
-    }
+  private load(thread: LuaState, source: Uint8Array, chunkName: string): void {
+    const { status, message } = this.engine.load(thread, source, chunkName);
+    if (status !== "ok") throw new LuaScriptError(status === "memory" ? "memory limit exceeded (not enough memory)" : (message ?? "cannot load the chunk"), "");
   }
 
   /** Run a fresh thread: `prepare` pushes the function and its arguments and returns the argument count. */
-  private run(prepare: (t: LuaThread) => number, keep?: (L: number, count: number) => void): Promise<LuaValue[]> {
+  private run(prepare: (t: LuaState) => number, keep?: (L: LuaState, count: number) => void): Promise<LuaValue[]> {
     const next = this.queue.then(() => this.runNow(prepare, keep));
     this.queue = next.catch(() => {});
     return next;
   }
 
-  private async runNow(prepare: (t: LuaThread) => number, keep?: (L: number, count: number) => void): Promise<LuaValue[]> {
+  private async runNow(prepare: (t: LuaState) => number, keep?: (L: LuaState, count: number) => void): Promise<LuaValue[]> {
     if (this.disposed) throw new Error("host was disposed");
-    const global = this.engine.global;
-    const lua = global.lua;
-    const thread = global.newThread();
-    const ref = lua.luaL_ref(global.address, LUA_REGISTRYINDEX); // keep the thread alive while it runs
+    const lua = this.engine;
+    const thread = lua.newthread(lua.main);
+    const ref = lua.ref(lua.main); // keep the thread alive while it runs
     try {
       const nargs = prepare(thread);
       return await this.driver.run(thread, nargs, keep);
     } finally {
-      if (!this.driver.broken) lua.luaL_unref(global.address, LUA_REGISTRYINDEX, ref);
+      if (!this.driver.broken) lua.unref(lua.main, ref);
     }
   }
 
@@ -326,9 +313,8 @@ export class Host {
     await this.queue;
     // An interrupted VM stopped mid-instruction: closing it would run its finalizers on a
     // broken state. Its memory goes with the process.
-    if (!this.driver.broken) this.engine.global.close();
-    this.functions.dispose();
-    this.driver.dispose();
+    if (!this.driver.broken) this.engine.close();
+    else this.engine.abandon();
   }
 }
 

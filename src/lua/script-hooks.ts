@@ -7,15 +7,13 @@
  * hook, and its own count cannot slow the host's checks (the smaller count wins; the
  * dispatcher counts the script's own).
  */
-import { LuaEventMasks, LUA_REGISTRYINDEX, allowHookKnown, getAllowHook, heap32, luaCall, setAllowHook } from "./wasmoon.js";
+import { HookEvent, HookMask, type LuaState } from "./engine/engine.js";
 import { ExecError } from "../errors.js";
 import type { LuaStack } from "./values.js";
 import type { HostFn } from "./host-functions.js";
 
 const EVENT_NAMES = ["call", "return", "line", "count", "tail call"];
-const HOOK_COUNT = 3; // lua_Debug.event of a count hook
-const CURRENTLINE_OFFSET = 24; // lua_Debug.currentline on wasm32
-const LETTERS: Record<string, number> = { c: LuaEventMasks.Call, r: LuaEventMasks.Ret, l: LuaEventMasks.Line };
+const LETTERS: Record<string, number> = { c: HookMask.Call, r: HookMask.Ret, l: HookMask.Line };
 
 interface Wanted {
   mask: number;
@@ -31,26 +29,24 @@ export class ScriptHooks {
    * thread, if it lives on, is set back the next time its hook fires; one that was collected
    * leaves a number here until its address is reused and fires (see unhurry).
    */
-  private readonly hurried = new Set<number>();
+  private readonly hurried = new Set<LuaState>();
   /** Threads (addresses) on which the script set a hook. */
-  private readonly script = new Map<number, Wanted>();
+  private readonly script = new Map<LuaState, Wanted>();
   /** Threads running a script hook now: their events go to the host only. */
-  private readonly inHook = new Set<number>();
+  private readonly inHook = new Set<LuaState>();
   /** Whether the lua_State layout lets hooks be switched back on from inside a hook (see probe). */
   allowHook = false;
   private probed = false;
 
   constructor(
     private readonly stack: LuaStack,
-    /** The driver's C hook (a wasm table index), made on first use. */
-    private readonly hookPointer: () => number,
   ) {}
 
   /** Check the lua_State layout once, on thread L outside any hook. */
-  probe(L: number): void {
+  probe(L: LuaState): void {
     if (this.probed) return;
     this.probed = true;
-    this.allowHook = allowHookKnown(this.stack.lua, L);
+    this.allowHook = this.stack.lua.allowHookKnown(L);
   }
 
   /** The prelude's dispatcher, kept in the registry. */
@@ -59,29 +55,29 @@ export class ScriptHooks {
   }
 
   /** The host's own needs, applied to thread L (and remembered for threads the script hooks later). */
-  hostHook(L: number, mask: number, count: number): void {
-    this.host = { mask: count > 0 ? mask | LuaEventMasks.Count : mask, count };
+  hostHook(L: LuaState, mask: number, count: number): void {
+    this.host = { mask: count > 0 ? mask | HookMask.Count : mask, count };
     this.hurried.delete(L);
     this.apply(L);
   }
 
   /** Hook thread L on every instruction (a stop unwinding it). */
-  hurry(L: number): void {
+  hurry(L: LuaState): void {
     if (this.hurried.has(L)) return;
     this.hurried.add(L);
     this.apply(L);
   }
 
   /** Thread L back to the host's usual count, if a stop had hurried it. */
-  unhurry(L: number): void {
+  unhurry(L: LuaState): void {
     if (this.hurried.size && this.hurried.delete(L)) this.apply(L);
   }
 
   /** debug.sethook for thread L: mask letters "crl" and a count (0: none). */
-  scriptHook(L: number, letters: string, count: number): void {
+  scriptHook(L: LuaState, letters: string, count: number): void {
     let mask = 0;
     for (const ch of letters) mask |= LETTERS[ch] ?? 0;
-    if (count > 0) mask |= LuaEventMasks.Count;
+    if (count > 0) mask |= HookMask.Count;
     if (mask === 0) this.script.delete(L);
     else {
       this.script.set(L, { mask, count });
@@ -90,14 +86,13 @@ export class ScriptHooks {
     this.apply(L);
   }
 
-  private apply(L: number): void {
+  private apply(L: LuaState): void {
     const s = this.script.get(L);
-    const host = this.hurried.has(L) ? { mask: LuaEventMasks.Count, count: 1 } : this.host;
+    const host = this.hurried.has(L) ? { mask: HookMask.Count, count: 1 } : this.host;
     const mask = host.mask | (s?.mask ?? 0);
     let count = host.count;
     if (s && s.count > 0) count = count > 0 ? Math.min(count, s.count) : s.count;
-    if (mask === 0) this.stack.lua.lua_sethook(L, 0 as never, 0, 0);
-    else this.stack.lua.lua_sethook(L, this.hookPointer() as never, mask, count);
+    this.stack.lua.sethook(L, mask, count);
   }
 
   /**
@@ -105,31 +100,31 @@ export class ScriptHooks {
    * decides whether this thread's hook wants it). Returns true when the event is not a count
    * event, which the host has nothing to do with.
    */
-  dispatch(L: number, ar: number): boolean {
+  dispatch(L: LuaState, ar: unknown): boolean {
     const lua = this.stack.lua;
-    const event = heap32(lua)[ar >> 2]!;
+    const event = lua.hookEvent(ar);
     if (this.used && this.dispatcherRef && !this.inHook.has(L)) {
-      lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(this.dispatcherRef));
+      lua.pushref(L, this.dispatcherRef);
       this.pushName(L, event);
-      if (event === 2) this.stack.api.lua_pushinteger(L, BigInt(heap32(lua)[(ar + CURRENTLINE_OFFSET) >> 2]!));
-      else this.stack.api.lua_pushnil(L);
-      this.stack.api.lua_pushinteger(L, BigInt(event === HOOK_COUNT ? lua.lua_gethookcount(L) : 0));
+      if (event === HookEvent.Line) lua.pushinteger(L, lua.hookLine(ar));
+      else lua.pushnil(L);
+      lua.pushinteger(L, event === HookEvent.Count ? lua.gethookcount(L) : 0);
       // Lua runs a hook with hooks off; the script's hook must stay under the host's count
       // hook (an endless hook function would escape the limits), so they go back on for it.
-      const reopen = this.allowHook && !getAllowHook(lua, L);
+      const reopen = this.allowHook && !lua.getAllowHook(L);
       this.inHook.add(L);
-      if (reopen) setAllowHook(lua, L, true);
+      if (reopen) lua.setAllowHook(L, true);
       try {
-        luaCall(lua, L, 3, 0); // errors from the script's hook propagate, as in Lua
+        lua.call(L, 3, 0); // errors from the script's hook propagate, as in Lua
       } finally {
         this.inHook.delete(L);
-        if (reopen) setAllowHook(lua, L, false);
+        if (reopen) lua.setAllowHook(L, false);
       }
     }
-    return event !== HOOK_COUNT;
+    return event !== HookEvent.Count;
   }
 
-  private pushName(L: number, event: number): void {
+  private pushName(L: LuaState, event: number): void {
     const name = EVENT_NAMES[event] ?? "count";
     this.stack.pushBytes(L, Buffer.from(name));
   }
@@ -139,7 +134,7 @@ export class ScriptHooks {
 export function scriptHookNatives(stack: LuaStack, hooks: () => ScriptHooks): Record<string, HostFn> {
   return {
     set_script_hook: (a) => {
-      const L = stack.lua.lua_tothread(a.L, 1);
+      const L = stack.lua.tothread(a.L, 1);
       if (!L) throw new ExecError("INVALID", "sethook: thread expected");
       const letters = a.value(2);
       const count = a.value(3);

@@ -1,14 +1,10 @@
 /**
- * Binary-safe value transfer between JS and the Lua stack.
- *
- * wasmoon converts Lua strings through UTF-8 (C strings), which corrupts bytes that are
- * not valid UTF-8 and cuts at NUL. Commands produce arbitrary bytes, so strings cross
- * here with lua_pushlstring / lua_tolstring on the wasm heap directly.
+ * Value transfer between JS and the Lua stack, through the engine (binary-safe: strings
+ * cross as bytes, never through a text conversion that would corrupt bytes that are not
+ * valid UTF-8 or cut at NUL).
  */
-import { LuaType, wasmMemory, type LuaWasm, type WasmMemory } from "./wasmoon.js";
-import { luaApi, type LuaApi } from "./lua-api.js";
+import { LuaType, type Engine, type LuaState } from "./engine/engine.js";
 import { ByteParts } from "../stream/byte-parts.js";
-import { STAGING_KEEP } from "../constants.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -20,111 +16,44 @@ export class LuaOpaque {
   constructor(readonly type: string) {}
 }
 
-/** A C function (a wasm table index) pushed as a closure with one integer upvalue. */
+/** A host function (its index in the host's table), pushed as a function Lua can call. */
 export class LuaCFunction {
-  constructor(
-    readonly pointer: number,
-    readonly upvalue: number,
-  ) {}
+  constructor(readonly index: number) {}
 }
 
 export class LuaStack {
-  private readonly m: WasmMemory;
-  /** The C API without wasmoon's per-call conversions (see lua-api.ts). */
-  readonly api: LuaApi;
-  private lenPtr: number;
-  private staging = { ptr: 0, size: 0 };
-
-  constructor(readonly lua: LuaWasm) {
-    this.m = wasmMemory(lua);
-    this.api = luaApi(lua);
-    this.lenPtr = this.m.malloc(8);
-  }
+  constructor(readonly lua: Engine) {}
 
   /** Raw bytes of the string (or number, coerced) at idx; undefined when not a string. */
-  bytes(L: number, idx: number): Buffer | undefined {
-    const t = this.api.lua_type(L, idx);
-    if (t !== LuaType.String && t !== LuaType.Number) return undefined;
-    const ptr = this.api.lua_tolstring(L, idx, this.lenPtr);
-    const len = this.m.words()[this.lenPtr >> 2]!;
-    // Copy out: the wasm heap may grow (and detach views) on the next allocation.
-    return Buffer.from(this.m.bytes().subarray(ptr, ptr + len));
-  }
-
-  /**
-   * Register a JS function as a C function in the module's table (signature as Emscripten
-   * spells it, e.g. "ii"). The table is shared by every VM in the process: whoever adds
-   * one removes it once its VM is closed, or the function and all it holds stay.
-   */
-  addFunction(fn: (...args: number[]) => number | void, signature: string): number {
-    return this.m.addFunction(fn, signature);
-  }
-
-  removeFunction(pointer: number): void {
-    this.m.removeFunction(pointer);
+  bytes(L: LuaState, idx: number): Buffer | undefined {
+    return this.lua.toBytes(L, idx);
   }
 
   /** True when the value at idx is a string of exactly these bytes (nothing is copied). */
-  isBytes(L: number, idx: number, want: Uint8Array): boolean {
-    if (this.api.lua_type(L, idx) !== LuaType.String) return false;
-    const ptr = this.api.lua_tolstring(L, idx, this.lenPtr);
-    if (this.m.words()[this.lenPtr >> 2] !== want.length) return false;
-    const heap = this.m.bytes();
-    for (let i = 0; i < want.length; i++) if (heap[ptr + i] !== want[i]) return false;
-    return true;
+  isBytes(L: LuaState, idx: number, want: Uint8Array): boolean {
+    return this.lua.isBytes(L, idx, want);
   }
 
-  pushBytes(L: number, data: Uint8Array): void {
-    this.pushParts(L, [data], data.length);
+  pushBytes(L: LuaState, data: Uint8Array): void {
+    this.lua.pushParts(L, [data], data.length);
   }
 
-  /**
-   * Push pieces as one Lua string: each is copied into a staging area on the wasm heap,
-   * then lua_pushlstring makes the string. The area is kept between calls (reads are
-   * usually the same size), except past STAGING_KEEP, so a one-off large push does not
-   * hold its memory.
-   */
-  pushParts(L: number, parts: readonly Uint8Array[], length: number): void {
-    if (length === 0) {
-      this.api.lua_pushlstring(L, 0, 0);
-      return;
-    }
-    const keep = length <= STAGING_KEEP;
-    let ptr: number;
-    if (!keep) ptr = this.m.malloc(length);
-    else {
-      if (this.staging.size < length) {
-        if (this.staging.ptr) this.m.free(this.staging.ptr);
-        this.staging = { ptr: this.m.malloc(length), size: length };
-      }
-      ptr = this.staging.ptr;
-    }
-    if (!ptr) throw new Error("out of wasm memory");
-    try {
-      const heap = this.m.bytes(); // after malloc: growing memory replaces the view
-      let at = ptr;
-      for (const p of parts) {
-        heap.set(p, at);
-        at += p.length;
-      }
-      this.api.lua_pushlstring(L, ptr, length);
-    } finally {
-      if (!keep) this.m.free(ptr);
-    }
+  pushParts(L: LuaState, parts: readonly Uint8Array[], length: number): void {
+    this.lua.pushParts(L, parts, length);
   }
 
-  read(L: number, idx: number, depth = 0): LuaValue {
-    const lua = this.api;
-    switch (lua.lua_type(L, idx)) {
+  read(L: LuaState, idx: number, depth = 0): LuaValue {
+    const lua = this.lua;
+    switch (lua.type(L, idx)) {
       case LuaType.None:
       case LuaType.Nil:
         return undefined;
       case LuaType.Boolean:
-        return lua.lua_toboolean(L, idx) !== 0;
+        return lua.toboolean(L, idx);
       case LuaType.Number:
-        return lua.lua_isinteger(L, idx) ? Number(lua.lua_tointegerx(L, idx, 0)) : lua.lua_tonumberx(L, idx, 0);
+        return lua.isinteger(L, idx) ? lua.tointeger(L, idx) : lua.tonumber(L, idx);
       case LuaType.String: {
-        const b = this.bytes(L, idx)!;
+        const b = lua.toBytes(L, idx)!;
         try {
           return utf8.decode(b);
         } catch {
@@ -142,28 +71,28 @@ export class LuaStack {
     }
   }
 
-  private readTable(L: number, idx: number, depth: number): LuaValue {
-    const lua = this.api;
-    const abs = idx < 0 ? lua.lua_gettop(L) + idx + 1 : idx;
-    const len = Number(lua.lua_rawlen(L, abs)); // a lua_Unsigned: BigInt
+  private readTable(L: LuaState, idx: number, depth: number): LuaValue {
+    const lua = this.lua;
+    const abs = idx < 0 ? lua.gettop(L) + idx + 1 : idx;
+    const len = lua.rawlen(L, abs);
     const obj: Record<string, LuaValue> = {};
     let keys = 0;
-    lua.lua_pushnil(L);
-    while (lua.lua_next(L, abs) !== 0) {
-      // key at -2, value at -1; never lua_tolstring a numeric key in place (it would change it)
-      const keyType = lua.lua_type(L, -2);
+    lua.pushnil(L);
+    while (lua.next(L, abs)) {
+      // key at -2, value at -1; never convert a numeric key in place (it would change it)
+      const keyType = lua.type(L, -2);
       let key: string;
       if (keyType === LuaType.Number) key = String(this.read(L, -2));
-      else if (keyType === LuaType.String) key = this.bytes(L, -2)!.toString("utf8");
+      else if (keyType === LuaType.String) key = lua.toBytes(L, -2)!.toString("utf8");
       else {
-        lua.lua_settop(L, -2);
+        lua.settop(L, -2);
         continue;
       }
       // A key "__proto__" is data like any other (an assignment would set the prototype).
       if (key === "__proto__") Object.defineProperty(obj, key, { value: this.read(L, -1, depth + 1), enumerable: true, writable: true, configurable: true });
       else obj[key] = this.read(L, -1, depth + 1);
       keys++;
-      lua.lua_settop(L, -2);
+      lua.settop(L, -2);
     }
     if (len > 0 && keys === len) {
       const arr: LuaValue[] = [];
@@ -173,36 +102,38 @@ export class LuaStack {
     return obj;
   }
 
-  push(L: number, v: unknown, depth = 0): void {
-    const lua = this.api;
-    if (v === undefined || v === null) lua.lua_pushnil(L);
-    else if (typeof v === "boolean") lua.lua_pushboolean(L, v ? 1 : 0);
+  /**
+   * Whole numbers beyond the engine's integers (fengari's are 32-bit) cross as floats, which
+   * hold them exactly up to 2^53: never a wrapped integer.
+   */
+  push(L: LuaState, v: unknown, depth = 0): void {
+    const lua = this.lua;
+    if (v === undefined || v === null) lua.pushnil(L);
+    else if (typeof v === "boolean") lua.pushboolean(L, v);
     else if (typeof v === "number") {
-      if (Number.isSafeInteger(v)) lua.lua_pushinteger(L, BigInt(v));
-      else lua.lua_pushnumber(L, v);
+      if (Number.isInteger(v) && Math.abs(v) <= lua.maxInteger) lua.pushinteger(L, v);
+      else lua.pushnumber(L, v);
     } else if (typeof v === "string") this.pushBytes(L, Buffer.from(v, "utf8"));
     else if (v instanceof Uint8Array) this.pushBytes(L, v);
-    else if (v instanceof ByteParts) this.pushParts(L, v.parts, v.length);
-    else if (v instanceof LuaCFunction) {
-      lua.lua_pushinteger(L, BigInt(v.upvalue));
-      lua.lua_pushcclosure(L, v.pointer, 1);
-    } else if (Array.isArray(v)) {
-      lua.lua_checkstack(L, 3);
-      lua.lua_createtable(L, v.length, 0);
+    else if (v instanceof ByteParts) lua.pushParts(L, v.parts, v.length);
+    else if (v instanceof LuaCFunction) lua.pushHostFunction(L, v.index);
+    else if (Array.isArray(v)) {
+      lua.checkstack(L, 3);
+      lua.createtable(L, v.length, 0);
       v.forEach((item, i) => {
         this.push(L, item, depth + 1);
-        lua.lua_rawseti(L, -2, BigInt(i + 1));
+        lua.rawseti(L, -2, i + 1);
       });
     } else if (typeof v === "object" && depth < 32) {
       const entries = Object.entries(v as object);
-      lua.lua_checkstack(L, 3);
-      lua.lua_createtable(L, 0, entries.length);
+      lua.checkstack(L, 3);
+      lua.createtable(L, 0, entries.length);
       for (const [k, item] of entries) {
         if (item === undefined) continue;
         this.pushBytes(L, Buffer.from(k, "utf8"));
         this.push(L, item, depth + 1);
-        lua.lua_rawset(L, -3);
+        lua.rawset(L, -3);
       }
-    } else lua.lua_pushnil(L);
+    } else lua.pushnil(L);
   }
 }

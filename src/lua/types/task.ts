@@ -4,7 +4,7 @@
  * block the others.
  */
 import { ExecError } from "../../errors.js";
-import { LuaType, LUA_REGISTRYINDEX } from "../wasmoon.js";
+import { LuaType } from "../engine/engine.js";
 import type { Driver } from "../driver.js";
 import type { Args, HostFn } from "../host-functions.js";
 import type { Handles } from "../handles.js";
@@ -76,18 +76,18 @@ export function taskFunctions(stack: LuaStack, driver: Driver, handles: Handles)
   return {
     task_spawn: (a: Args) => {
       const L = a.L;
-      if (lua.lua_type(L, 1) !== LuaType.Function) throw new ExecError("INVALID", "task.spawn: fn must be a function");
-      const T = lua.lua_newthread(L); // pushed on L
-      const ref = lua.luaL_ref(L, LUA_REGISTRYINDEX); // pops it; keeps the thread alive while it runs
-      lua.lua_pushvalue(L, 1);
-      lua.lua_xmove(L, T, 1);
+      if (lua.type(L, 1) !== LuaType.Function) throw new ExecError("INVALID", "task.spawn: fn must be a function");
+      const T = lua.newthread(L); // pushed on L
+      const ref = lua.ref(L); // pops it; keeps the thread alive while it runs
+      lua.pushvalue(L, 1);
+      lua.xmove(L, T, 1);
       const state: TaskState = { finished: false, waiters: new Set() };
       const task = driver.spawn(T, 0, () => {
         state.finished = true;
         for (const w of state.waiters) w();
         state.waiters.clear();
         tasks.delete(task.id);
-        lua.luaL_unref(T, LUA_REGISTRYINDEX, ref); // the spawning thread may be gone by now; T is not
+        lua.unref(T, ref); // the spawning thread may be gone by now; T is not
 
       });
       tasks.set(task.id, state);

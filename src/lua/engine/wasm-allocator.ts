@@ -21,7 +21,7 @@
  *     (if r (then (global.set $used end)))
  *     r)
  */
-import type { LuaWasm } from "./wasmoon.js";
+import type { LuaWasm } from "wasmoon";
 
 const I32 = 0x7f;
 const F64 = 0x7c;

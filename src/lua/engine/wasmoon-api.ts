@@ -7,7 +7,6 @@
  * second. These calls allocate nothing. Functions that
  * take C strings stay with wasmoon's methods (they convert the string).
  */
-import { LUA_REGISTRYINDEX, wasmMemory, type LuaWasm } from "./wasmoon.js";
 
 export interface LuaApi {
   lua_type(L: number, idx: number): number;
@@ -44,16 +43,12 @@ const NAMES: Array<keyof LuaApi> = [
 ];
 
 /** The module's exports (`_lua_type`, ...) under their C names. */
-export function luaApi(lua: LuaWasm): LuaApi {
-  const m = wasmMemory(lua);
+export function luaApi(cFunction: (name: string) => ((...args: any[]) => any) | undefined): LuaApi {
   const api: Record<string, unknown> = {};
   for (const name of NAMES) {
-    const f = m.cFunction(name);
+    const f = cFunction(name);
     if (f === undefined) throw new Error(`wasmoon: the module does not export ${name}`);
     api[name] = f;
   }
   return api as unknown as LuaApi;
 }
-
-/** `lua_upvalueindex(i)`: the pseudo-index of a C closure's i-th upvalue. */
-export const upvalueIndex = (i: number): number => LUA_REGISTRYINDEX - i;
