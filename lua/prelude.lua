@@ -103,7 +103,7 @@ local function wrap(f)
     local r = pack(resume(co, ...))
     if r[1] then return unpack(r, 2, r.n) end
     local err = r[2]
-    if raw_status(co) == "dead" then
+    if raw_close and raw_status(co) == "dead" then -- Lua 5.3 (fengari): no coroutine.close
       -- Close its to-be-closed variables; an error from a __close replaces the body's.
       local ok, cerr = raw_close(co)
       if not ok then err = cerr end
@@ -129,7 +129,7 @@ coroutine.isyieldable = function(co)
   if type(co) ~= "thread" then return raw_isyieldable(co) end -- its own argument error
   return user_threads[co] == true and raw_isyieldable(co)
 end
-coroutine.close = function(co)
+coroutine.close = raw_close and function(co)
   if type(co) == "thread" and not user_threads[co] and co ~= raw_running() then
     error("cannot close a normal coroutine", 2)
   end

@@ -9,6 +9,9 @@ export class Handles {
   private collectAt = COLLECT_MIN;
   private collecting = false;
 
+  /** `finalizers`: the engine runs __gc (fengari does not: handles then live until release or dispose). */
+  constructor(private readonly finalizers = true) {}
+
   add(obj: unknown): number {
     const id = this.next++;
     this.map.set(id, obj);
@@ -34,6 +37,7 @@ export class Handles {
    * COLLECT_MIN): a script that keeps many objects pays one collection per doubling.
    */
   collectDue(): boolean {
+    if (!this.finalizers) return false;
     if (this.collecting) {
       // The collection ran since the last question: what is left is live.
       this.collecting = false;

@@ -86,7 +86,7 @@ export class Host {
   private readonly stack: LuaStack;
   private readonly pending = new PendingTable();
   private readonly functions: HostFunctionTable;
-  private readonly handles = new Handles();
+  private readonly handles: Handles;
   private readonly driver: Driver;
   private scriptDir: string | undefined;
   private hostApiRef = 0;
@@ -101,6 +101,7 @@ export class Host {
     private readonly opts: HostOptions,
   ) {
     this.stack = new LuaStack(engine);
+    this.handles = new Handles(engine.finalizers);
     this.driver = new Driver(this.stack, this.pending, opts.timeLimit, opts.ownsProcess);
     this.functions = new HostFunctionTable(this.stack, this.pending);
     this.registry = new Registry(config, kinds, {

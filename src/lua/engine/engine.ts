@@ -131,6 +131,8 @@ export interface Engine {
   getAllowHook(L: LuaState): boolean;
   setAllowHook(L: LuaState, on: boolean): void;
 
+  /** Does this engine run __gc finalizers (and so free host handles when Lua drops them)? */
+  readonly finalizers: boolean;
   /** Can this engine count (and limit) the Lua heap? */
   readonly countsMemory: boolean;
   setMemoryLimit(bytes: number | undefined): void;

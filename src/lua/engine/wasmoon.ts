@@ -80,6 +80,7 @@ class WasmoonEngine implements Engine {
   readonly description = `wasmoon ${WASMOON_VERSION} (Lua 5.4)`;
   readonly main: LuaState;
   readonly maxInteger = Number.MAX_SAFE_INTEGER;
+  readonly finalizers = true;
   readonly countsMemory = true;
   private readonly lua: LuaWasm;
   private readonly m: Emscripten;
