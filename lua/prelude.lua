@@ -272,8 +272,11 @@ local function thread_args(...)
   return nil, ...
 end
 
+-- How the engine shows its native functions: C on wasmoon, JS ("J", "[JS]") on fengari.
+local NATIVE = raw_getinfo(pcall, "S")
+
 local function as_c(info)
-  info.source, info.short_src, info.what = "=[C]", "[C]", "C"
+  info.source, info.short_src, info.what = NATIVE.source, NATIVE.short_src, NATIVE.what
   info.linedefined, info.lastlinedefined, info.currentline = -1, -1, -1
   info.nups, info.nparams, info.isvararg = 0, 0, true
   info.activelines = nil
@@ -284,12 +287,15 @@ local function host_info(info)
   return info ~= nil and (host_c[info.func] or host_source(info.source))
 end
 
+-- Lua 5.3 (fengari) has no 'r' (transfer) option.
+local ALL_INFO = _VERSION == "Lua 5.3" and "flnStu" or "flnSrtu"
+
 function sdebug.getinfo(...)
   local th, where, what = thread_args(...)
   if what ~= nil and type(what) ~= "string" then
     error("bad argument #" .. (th and 3 or 2) .. " to 'debug.getinfo' (string expected, got " .. type(what) .. ")", 2)
   end
-  what = what or "flnSrtu"
+  what = what or ALL_INFO
   if type(where) == "number" and not th then where = where + 1 end -- skip this wrapper
   local info
   if th then info = raw_getinfo(th, where, what .. "Sf") else info = raw_getinfo(where, what .. "Sf") end
@@ -337,7 +343,7 @@ function sdebug.getupvalue(f, n)
 end
 
 local function no_c_upvalues(f, fname)
-  if type(f) == "function" and raw_getinfo(f, "S").what == "C" then
+  if type(f) == "function" and raw_getinfo(f, "S").what == NATIVE.what then
     error("bad argument #1 to 'debug." .. fname .. "' (moonexec does not change the upvalues of C functions)" .. DOC, 3)
   end
 end
@@ -393,7 +399,7 @@ local function dispatch(event, line, step)
     return
   end
   local info = raw_getinfo(2, "S") -- the hooked function: the script sees no host Lua code run
-  if info and info.what ~= "C" and host_source(info.source) then return end
+  if info and info.what ~= NATIVE.what and host_source(info.source) then return end
   return h.fn(event, line) -- a tail call: in the hook, level 2 is the hooked function
 end
 

@@ -315,6 +315,7 @@ export class Driver {
       lua.settop(L, -2);
       return s;
     }
+    lua.checkstack(L, 2); // a thread that died may have no room left (fengari checks)
     const T = lua.newthread(L);
     lua.rotate(L, -2, 1); // thread below the error value
     this.installHook(T);
