@@ -486,6 +486,9 @@ local function plain_gsub(s, from, to)
   return (gsub(s, gsub(from, "%p", "%%%0"), function() return to end))
 end
 
+-- Lua 5.3's require joins the searchers' messages as they are: each starts its own line.
+local LIST_START = _VERSION == "Lua 5.3" and "\n\t" or ""
+
 local function searchpath(name, path, sep, rep)
   if type(name) ~= "string" then error("bad argument #1 to 'searchpath' (string expected, got " .. type(name) .. ")", 2) end
   if type(path) ~= "string" then error("bad argument #2 to 'searchpath' (string expected, got " .. type(path) .. ")", 2) end
@@ -500,13 +503,13 @@ local function searchpath(name, path, sep, rep)
     tried[#tried + 1] = "no file '" .. filename .. "'" .. (found == false and why or "")
     pos = stop and stop + 1
   until not stop
-  return nil, concat(tried, "\n\t")
+  return nil, LIST_START .. concat(tried, "\n\t")
 end
 package_t.searchpath = searchpath
 
 local function searcher_preload(name)
   local loader = preload[name]
-  if loader == nil then return format("no field package.preload['%s']", name) end
+  if loader == nil then return LIST_START .. format("no field package.preload['%s']", name) end
   return loader, ":preload:"
 end
 

@@ -1,5 +1,6 @@
 /** Command-line parsing for `moonexec`. Errors name the flag. */
 import { statSync } from "node:fs";
+import { ENGINE_NAMES, type EngineName } from "../lua/engine/engine.js";
 export type Command = "run" | "repl" | "check" | "help" | "version";
 
 export interface CliOptions {
@@ -9,6 +10,8 @@ export interface CliOptions {
   config?: string;
   timeLimit?: number;
   memoryLimit?: number;
+  /** The Lua engine (run, repl): --engine, else MOONEXEC_ENGINE, else wasmoon. */
+  engine: EngineName;
   modulePaths: string[];
   /** --verbose: one JSON line per exec on stderr (run, repl). */
   verbose: boolean;
@@ -30,7 +33,8 @@ commands:
 options (run, repl):
   --config FILE         config file (default: ./moonexec.yaml if present, else local:shell)
   --time-limit SECONDS  stop the script (each REPL line) after this much wall-clock time
-  --memory-limit SIZE   Lua heap limit, bytes or with K/M/G suffix (default 512M)
+  --memory-limit SIZE   Lua heap limit, bytes or with K/M/G suffix (default 512M; wasmoon only)
+  --engine NAME         wasmoon (Lua 5.4, default) or fengari (Lua 5.3); env MOONEXEC_ENGINE
   -I DIR                add DIR to the require search path (repeatable)
   -v, --verbose         log every exec as a JSON line on stderr (executor, argv, duration, exit)
 
@@ -43,8 +47,8 @@ options (check):
 
 /** Flags each command accepts (the value-taking ones are listed in VALUE_FLAGS). */
 const FLAGS: Record<"run" | "repl" | "check", string[]> = {
-  run: ["--config", "--time-limit", "--memory-limit", "-I", "--verbose", "-v"],
-  repl: ["--config", "--time-limit", "--memory-limit", "-I", "--verbose", "-v"],
+  run: ["--config", "--time-limit", "--memory-limit", "--engine", "-I", "--verbose", "-v"],
+  repl: ["--config", "--time-limit", "--memory-limit", "--engine", "-I", "--verbose", "-v"],
   check: ["--config", "--json"],
 };
 
@@ -63,8 +67,21 @@ function isFile(path: string): boolean {
   }
 }
 
+/** An engine name from `where` (the flag or the variable), else a usage error naming it. */
+export function parseEngine(value: string, where: string): EngineName {
+  if ((ENGINE_NAMES as readonly string[]).includes(value)) return value as EngineName;
+  throw new UsageError(`${where}: unknown engine "${value}" (expected: ${ENGINE_NAMES.join(", ")})`);
+}
+
+/** The engine the environment picks (MOONEXEC_ENGINE), if any. */
+export function envEngine(env: NodeJS.ProcessEnv = process.env): EngineName | undefined {
+  const v = env.MOONEXEC_ENGINE;
+  return v === undefined || v === "" ? undefined : parseEngine(v, "MOONEXEC_ENGINE");
+}
+
 export function parseArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { command: "help", scriptArgs: [], modulePaths: [], verbose: false, json: false };
+  const opts: CliOptions = { command: "help", scriptArgs: [], modulePaths: [], verbose: false, json: false, engine: "wasmoon" };
+  let engineFlag: EngineName | undefined;
   const rest = [...argv];
   const sub = rest.shift();
   if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") return opts;
@@ -96,6 +113,7 @@ export function parseArgs(argv: string[]): CliOptions {
         if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--time-limit: expected a positive number of seconds, got "${v}"`);
         opts.timeLimit = n;
       } else if (a === "--memory-limit") opts.memoryLimit = parseSize(value(), a);
+      else if (a === "--engine") engineFlag = parseEngine(value(), a);
       else if (a === "-I") opts.modulePaths.push(value());
       else if (a === "--verbose" || a === "-v") opts.verbose = true;
       else if (a === "--json") opts.json = true;
@@ -106,5 +124,11 @@ export function parseArgs(argv: string[]): CliOptions {
     opts.scriptArgs = rest.splice(0);
   }
   if (sub === "run" && !opts.script) throw new UsageError("run: missing script file");
+  if (sub !== "check") {
+    opts.engine = engineFlag ?? envEngine() ?? "wasmoon"; // the flag beats the environment
+    if (opts.engine === "fengari" && opts.memoryLimit !== undefined) {
+      throw new UsageError("--memory-limit: the fengari engine cannot count the Lua heap (see docs/engines.md); use --engine wasmoon for a memory limit");
+    }
+  }
   return opts;
 }

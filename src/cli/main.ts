@@ -1,6 +1,7 @@
 /** The `moonexec` command: parse the command line and dispatch to a subcommand. */
 import { closeSync, openSync, readFileSync, statSync } from "node:fs";
-import { parseArgs, UsageError, USAGE, type CliOptions } from "./args.js";
+import { envEngine, parseArgs, UsageError, USAGE, type CliOptions } from "./args.js";
+import { engineVersions } from "../lua/engine/versions.js";
 import { warmLua } from "../lua/engine/wasmoon.js";
 
 async function main(argv: string[]): Promise<number> {
@@ -20,7 +21,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "version": {
       const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
-      process.stdout.write(`moonexec ${pkg.version}\n`);
+      let selected;
+      try {
+        selected = envEngine();
+      } catch {} // --version still answers with a bad MOONEXEC_ENGINE (run and repl refuse it)
+      process.stdout.write(`moonexec ${pkg.version} (${engineVersions(selected)})\n`);
       return 0;
     }
     // Subcommands load on demand: `run` starts without the REPL's or check's code.
@@ -31,11 +36,11 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`moonexec: run: ${problem}\n`);
         return 2;
       }
-      warmLua(); // compiles in the background while the rest of the CLI loads
+      if (opts.engine === "wasmoon") warmLua(); // compiles in the background while the rest of the CLI loads
       return (await import("./run.js")).runCommand(opts);
     }
     case "repl":
-      warmLua();
+      if (opts.engine === "wasmoon") warmLua();
       return (await import("./repl.js")).replCommand(opts);
     case "check":
       return (await import("./check.js")).checkCommand(opts);

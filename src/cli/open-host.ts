@@ -11,6 +11,7 @@ export async function openHost(opts: CliOptions, extra: Partial<HostOptions> = {
       config: opts.config,
       timeLimit: opts.timeLimit,
       memoryLimit: opts.memoryLimit,
+      engine: opts.engine,
       modulePaths: opts.modulePaths,
       audit: opts.verbose ? auditWriter(process.stderr) : undefined,
       ...extra,
