@@ -21,6 +21,29 @@ const FENGARI_VERSION: string = (load("fengari/package.json") as { version: stri
 
 const STATUS: Record<number, Status> = { 0: "ok", 1: "yield", 4: "memory" };
 
+/**
+ * fengari 0.1.5 loses a thread's `allowhook` when a pcall inside a coroutine catches an error:
+ * lua_pcallk never records the value to restore (it ANDs the flag in instead of setting it),
+ * so recovery turns hooks off for good and a `while true do pcall(f) end` in a coroutine
+ * would escape the time limit, Ctrl-C and cancel(). moonexec runs Lua with hooks allowed
+ * everywhere outside its own hook (script hooks run with them back on), so a recovery to a
+ * yieldable pcall (the frame marked CIST_YPCALL) always restores "allowed".
+ */
+function restoreHooksAfterRecovery(): void {
+  const lstate = load("fengari/src/lstate.js") as { lua_State: { prototype: object }; CIST_YPCALL: number };
+  const YPCALL = lstate.CIST_YPCALL;
+  Object.defineProperty(lstate.lua_State.prototype, "allowhook", {
+    get(this: { _allowhook: number }) {
+      return this._allowhook;
+    },
+    set(this: { _allowhook: number; ci?: { callstatus: number } | null }, v: number) {
+      this._allowhook = v === 0 && ((this.ci?.callstatus ?? 0) & YPCALL) !== 0 ? 1 : v;
+    },
+    configurable: true,
+  });
+}
+restoreHooksAfterRecovery();
+
 const F = (L: LuaState): State => L;
 const S = (L: State): LuaState => L as LuaState;
 
