@@ -2,14 +2,14 @@ import { defineConfig } from "vitest/config";
 
 /**
  * The files that run a second time on the fengari engine (MOONEXEC_ENGINE reaches Host.create
- * and the CLI children alike). Backend paths other than native are engine-independent, so the
+ * and the CLI children alike). sandbox-finalizers is not among them: fengari runs no __gc at all.
+ * Backend paths other than native are engine-independent, so the
  * conformance suite runs on native only there (test/helpers/backends.ts).
  */
 const ON_FENGARI = [
   "test/cli/lua-host.test.ts",
   "test/cli/lua-standard.test.ts",
   "test/cli/sandbox-escape.test.ts",
-  "test/cli/sandbox-finalizers.test.ts",
   "test/cli/background-tasks.test.ts",
   "test/cli/limits.test.ts",
   "test/backend/conformance.test.ts",
