@@ -7,6 +7,7 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { benchNative } from "./native.js";
+import { benchEngines } from "./engines.js";
 import { benchStartup } from "./startup.js";
 import { benchDocker } from "./docker.js";
 import { benchIncus } from "./incus.js";
@@ -15,7 +16,7 @@ import { benchMemory } from "./memory.js";
 import { benchCpu } from "./cpu.js";
 import { closeLauncher, printTable, rows } from "./lib.js";
 
-const suites = { startup: benchStartup, cpu: benchCpu, native: benchNative, memory: benchMemory, docker: benchDocker, incus: benchIncus, ssh: benchSsh };
+const suites = { startup: benchStartup, cpu: benchCpu, native: benchNative, engines: benchEngines, memory: benchMemory, docker: benchDocker, incus: benchIncus, ssh: benchSsh };
 const only = process.argv[2];
 
 if (only && !(only in suites)) {

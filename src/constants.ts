@@ -53,3 +53,6 @@ export const SLICE_MS = 50;
 
 /** Idle time after which a run's Lua gives the SIGINT watchdog back (resume-signals.ts): longer than the gaps of a busy I/O loop, short beside a human's Ctrl-C. */
 export const SIGNAL_SESSION_IDLE_MS = 20;
+
+/** Lua stack slots on fengari: its stack grows slowly, so deep recursion at Lua's usual 1e6 takes many seconds to fail. */
+export const FENGARI_MAX_STACK = 100_000;

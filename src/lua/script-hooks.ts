@@ -103,7 +103,8 @@ export class ScriptHooks {
   dispatch(L: LuaState, ar: unknown): boolean {
     const lua = this.stack.lua;
     const event = lua.hookEvent(ar);
-    if (this.used && this.dispatcherRef && !this.inHook.has(L)) {
+    // A line or call event right after a time-slice pause is not shown on fengari (docs/engines.md).
+    if (this.used && this.dispatcherRef && !this.inHook.has(L) && !lua.yieldingInHook(L)) {
       lua.pushref(L, this.dispatcherRef);
       this.pushName(L, event);
       if (event === HookEvent.Line) lua.pushinteger(L, lua.hookLine(ar));

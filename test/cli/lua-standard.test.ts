@@ -102,7 +102,7 @@ print(package.searchpath("nope", "./?.lua;./?.luax"))`,
         "a/b.lua": "",
         "x/y.txt": "",
       },
-      "./a/b.lua\n./x/y.txt\nnil\tno file './nope.lua'\n\tno file './nope.luax'\n",
+      `./a/b.lua\n./x/y.txt\nnil\t${FENGARI ? "\n\t" : ""}no file './nope.lua'\n\tno file './nope.luax'\n`, // 5.3: each entry on its own line
     );
   }, T);
 

@@ -107,6 +107,11 @@ export interface Engine {
   load(L: LuaState, source: Uint8Array, chunkName: string): { status: Status; message?: string };
   /** lua_resume with nargs on L's stack: the status and the count of values returned or yielded (on top). */
   resume(L: LuaState, nargs: number): [Status, number];
+  /**
+   * Has L just yielded from a hook, with later events of the same instruction still to come?
+   * Those must not call into L (fengari refuses; C Lua does not check, so wasmoon says false).
+   */
+  yieldingInHook(L: LuaState): boolean;
   /** From a count hook: yield with no values (only where isyieldable). */
   yieldFromHook(L: LuaState): void;
   /** Raise the value at L's top as a Lua error: does not return. */

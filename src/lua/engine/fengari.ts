@@ -6,6 +6,7 @@
  * Loaded only when chosen: the require costs start-up time a wasmoon run need not pay.
  */
 import { createRequire } from "node:module";
+import { FENGARI_MAX_STACK } from "../../constants.js";
 import type { Engine, HookHandler, HostDispatcher, LuaState, Status } from "./engine.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- fengari ships no types */
@@ -13,7 +14,7 @@ type State = any;
 type Api = Record<string, any>;
 
 const load = createRequire(import.meta.url);
-const fengari = load("fengari") as { lua: Api & Record<string, any>; lauxlib: Api & Record<string, any>; lualib: Api; FENGARI_VERSION: string; luaconf: Record<string, any> };
+const fengari = withConf({ LUAI_MAXSTACK: FENGARI_MAX_STACK }, () => load("fengari")) as { lua: Api & Record<string, any>; lauxlib: Api & Record<string, any>; lualib: Api; FENGARI_VERSION: string; luaconf: Record<string, any> };
 const { lua, lauxlib, lualib } = fengari;
 const REGISTRY: number = lua.LUA_REGISTRYINDEX;
 const UPVALUE_1: number = lua.lua_upvalueindex(1);
@@ -189,6 +190,10 @@ class FengariEngine implements Engine {
     return [st, st === "ok" || st === "yield" ? lua.lua_gettop(F(L)) : 0];
   }
 
+  yieldingInHook(L: LuaState): boolean {
+    return F(L).status === 1; // LUA_YIELD
+  }
+
   yieldFromHook(L: LuaState): void {
     lua.lua_yield(F(L), 0);
   }
@@ -253,6 +258,18 @@ class FengariEngine implements Engine {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** fengari reads its build settings from FENGARICONF once, when it loads: set only for that. */
+function withConf<T>(conf: Record<string, unknown>, f: () => T): T {
+  const before = process.env.FENGARICONF;
+  process.env.FENGARICONF = JSON.stringify({ ...(before ? JSON.parse(before) : {}), ...conf });
+  try {
+    return f();
+  } finally {
+    if (before === undefined) delete process.env.FENGARICONF;
+    else process.env.FENGARICONF = before;
+  }
+}
 
 function fromLua(s: Uint8Array | string): string {
   return typeof s === "string" ? s : Buffer.from(s).toString("utf8");

@@ -284,6 +284,10 @@ class WasmoonEngine implements Engine {
     return [STATUS[status] ?? "error", this.m.HEAP32[this.resumeOut >> 2]!];
   }
 
+  yieldingInHook(): boolean {
+    return false;
+  }
+
   yieldFromHook(L: LuaState): void {
     this.api.lua_yieldk(T(L), 0, 0, 0); // count hooks may yield with 0 values
   }
