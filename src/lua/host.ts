@@ -1,5 +1,5 @@
 /**
- * The Lua host: one wasmoon VM with the prelude, `require("exec")`, limits, and the
+ * The Lua host: one Lua state (on the chosen engine) with the prelude, `require("exec")`, limits, and the
  * registry of executors. Scripts run through the Driver; dispose() stops everything
  * the scripts started.
  */
