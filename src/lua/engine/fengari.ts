@@ -208,6 +208,7 @@ class FengariEngine implements Engine {
   }
 
   traceback(L: LuaState): string {
+    lua.lua_checkstack(F(L), 8); // a dead thread may have no room left (fengari checks every push)
     lauxlib.luaL_traceback(F(L), F(L), null, 0);
     const s = this.toBytes(L, -1)?.toString("utf8") ?? "";
     lua.lua_settop(F(L), -2);

@@ -87,7 +87,7 @@ export function taskFunctions(stack: LuaStack, driver: Driver, handles: Handles)
         for (const w of state.waiters) w();
         state.waiters.clear();
         tasks.delete(task.id);
-        lua.unref(T, ref); // the spawning thread may be gone by now; T is not
+        lua.unref(lua.main, ref); // the spawning thread may be gone by now, and T may be dead without stack room
 
       });
       tasks.set(task.id, state);
