@@ -92,7 +92,7 @@ describe("library API", () => {
 
   it("dispose() frees the VM, also with a run still waiting: hosts come and go without growing memory", async () => {
     const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-    const heapBytes = (h: Host) => (h as unknown as { stack: { m: { bytes(): Uint8Array } } }).stack.m.bytes().length;
+    const heapBytes = (h: Host) => (h as unknown as { engine: { m: { HEAPU8: Uint8Array } } }).engine.m.HEAPU8.length; // the wasm heap (src/lua/engine/wasmoon.ts)
     let first = 0;
     let last = 0;
     for (let i = 0; i < 25; i++) {
