@@ -21,9 +21,6 @@ import { SLOT, SLOTS } from "../../constants.js";
 /** A read at least this big means bulk output (Incus sends 32 KiB messages). */
 const BULK_READ = 16 * 1024;
 
-/** Reads so far, process-wide, by where they went (for tests and benchmarks). */
-export const ringReadCounts = { ring: 0, fresh: 0 };
-
 export class RingReads {
   private readonly slots = new SlotRing();
   private socket: Socket | undefined;
@@ -98,11 +95,7 @@ export class RingReads {
     if (!this.bulk) return Buffer.allocUnsafeSlow(SLOT);
     this.release();
     const slot = this.slots.take();
-    if (slot < 0) {
-      ringReadCounts.fresh++;
-      return Buffer.allocUnsafeSlow(SLOT);
-    }
-    ringReadCounts.ring++;
+    if (slot < 0) return Buffer.allocUnsafeSlow(SLOT);
     this.reserved = slot;
     this.outstanding[slot] = 0;
     this.slotEnd[slot] = Infinity; // until read into
