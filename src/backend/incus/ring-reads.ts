@@ -83,7 +83,7 @@ export class RingReads {
   }
 
   /** Give back the oldest slots that nothing refers to any more (always in order). */
-  private release(): void {
+  private giveBackUnused(): void {
     for (let slot = this.slots.oldest; slot >= 0; slot = this.slots.oldest) {
       if (this.outstanding[slot]! > 0 || this.slotEnd[slot]! > this.tracker.incompleteFrom) return;
       this.slots.giveBack();
@@ -93,7 +93,7 @@ export class RingReads {
   private nextBuffer(): Buffer {
     this.reserved = -1;
     if (!this.bulk) return Buffer.allocUnsafeSlow(SLOT);
-    this.release();
+    this.giveBackUnused();
     const slot = this.slots.take();
     if (slot < 0) return Buffer.allocUnsafeSlow(SLOT);
     this.reserved = slot;
