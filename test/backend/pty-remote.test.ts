@@ -9,7 +9,7 @@ import { allBackends, configFor, describeBackend, EXECUTOR_ID } from "../helpers
 import "../helpers/docker.js";
 import "../helpers/incus.js";
 import "../helpers/ssh.js";
-import "../helpers/docker-remote.js";
+import { dockerSsh, dockerSshSocket, dockerTls } from "../helpers/docker-remote.js";
 import { runLua } from "../helpers/cli.js";
 import { gone } from "../helpers/procs.js";
 
@@ -136,5 +136,33 @@ for (const backend of allBackends().filter((b) => b.name !== "native")) {
       expect(r.stdout.toString()).toBe("2");
       expect(await gone(m)).toEqual([]);
     }, 60_000);
+  });
+}
+
+// Remote Docker shares the code path with the local socket; its essentials over each transport
+// (the full set above runs on them with MOONEXEC_CONFORMANCE_REMOTE_DOCKER=1).
+for (const backend of [dockerTls, dockerSshSocket, dockerSsh].filter((b) => !allBackends().includes(b))) {
+  describeBackend(backend, () => {
+    const config = configFor(backend);
+    it("a terminal: size, resize with SIGWINCH, ^C, exit code", async () => {
+      const r = await runLua(
+        `local exec = require("exec")\nlocal ex = assert(exec.get("${EXECUTOR_ID}"))\n${HELPERS}
+        local p = assert(ex:exec({"sh", "-c", "trap 'stty size' WINCH; tty; stty size; while :; do sleep 0.1; done"}, {pty = true, rows = 24, cols = 80, timeout = 30}))
+        assert(p:start())
+        local s = p:stdout_stream()
+        io.write(upto(s, "24 80\\r\\n"))
+        assert(p:resize(40, 120))
+        io.write(upto(s, "40 120\\r\\n"))
+        assert(p:write_stdin("\\3"))
+        io.write("|", (p:wait()))
+        local q = assert(ex:exec({"sh", "-c", "exit 3"}, {pty = true}))
+        assert(q:start())
+        io.write("|", (q:wait()))
+        ex:release()`,
+        { config },
+      );
+      expect(r.stderr).toBe("");
+      expect(r.stdout.toString()).toMatch(/^\/dev\/pts\/\d+\r\n24 80\r\n40 120\r\n\|130\|3$/);
+    }, 90_000);
   });
 }
