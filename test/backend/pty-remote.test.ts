@@ -10,8 +10,8 @@ import "../helpers/docker.js";
 import "../helpers/incus.js";
 import "../helpers/ssh.js";
 import { dockerSsh, dockerSshSocket, dockerTls } from "../helpers/docker-remote.js";
-import { runLua } from "../helpers/cli.js";
-import { gone } from "../helpers/procs.js";
+import { runLua, startCli, tempDir } from "../helpers/cli.js";
+import { gone, running } from "../helpers/procs.js";
 
 /** Lua helpers: `upto(stream, pattern)` reads until the output so far matches; `count(marker)` counts live processes by command line, from inside the target. */
 const HELPERS = `
@@ -138,6 +138,31 @@ for (const backend of allBackends().filter((b) => b.name !== "native")) {
       expect(r.stderr).toBe("");
       expect(r.stdout.toString()).toBe("2");
       expect(await gone(m)).toEqual([]);
+    }, 60_000);
+
+    it("a dead host (SIGKILL) leaves no process of a terminal command behind", async () => {
+      const m = marker();
+      const dir = tempDir({
+        "moonexec.yaml": config,
+        "main.lua": `local exec = require("exec")
+          local ex = assert(exec.get("${EXECUTOR_ID}"))
+          local p = assert(ex:exec({"sh", "-c", "trap '' HUP; ${m} & ${m} & echo up; wait"}, {pty = true}))
+          assert(p:start()); local s = p:stdout_stream(); local seen = ""
+          while not seen:find("up") do seen = seen .. assert(s:read()) end
+          print("up"); io.stdout:flush()
+          p:wait()`,
+      });
+      const cli = startCli(["run", "main.lua"], { cwd: dir });
+      try {
+        await cli.waitFor("up");
+        expect(running(m).length).toBeGreaterThanOrEqual(2);
+      } finally {
+        cli.child.kill("SIGKILL");
+        await cli.exited;
+      }
+      // A container or instance notices its lost connection within seconds, not at once.
+      for (let i = 0; i < 4 && running(m).length > 0; i++) await gone(m);
+      expect(running(m)).toEqual([]);
     }, 60_000);
   });
 }

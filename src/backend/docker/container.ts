@@ -266,10 +266,15 @@ export class ExecutorContainer {
       throw dockerError(e, this.hostUrl, "starting a command (docker exec)");
     }
     // ConsoleSize on start sizes the terminal before the command runs (API 1.42+; older daemons get it from resize()).
-    const socket = (await this.slowDeadline(`POST /exec/${exec.id.slice(0, 12)}/start`, (abortSignal) =>
-      exec.start({ hijack: true, stdin: true, Tty: true, ConsoleSize: [rows, cols], abortSignal } as Dockerode.ExecStartOptions),
-    )) as unknown as Duplex;
-    return { exec, socket };
+    try {
+      const socket = (await this.slowDeadline(`POST /exec/${exec.id.slice(0, 12)}/start`, (abortSignal) =>
+        exec.start({ hijack: true, stdin: true, Tty: true, ConsoleSize: [rows, cols], abortSignal } as Dockerode.ExecStartOptions),
+      )) as unknown as Duplex;
+      return { exec, socket };
+    } catch (e) {
+      if (e instanceof ExecError) throw e;
+      throw dockerError(e, this.hostUrl, "starting a command (docker exec start)");
+    }
   }
 
   /** Hand an agent back after its command ended. */
