@@ -6,11 +6,11 @@
  */
 import { expect, it } from "vitest";
 import { allBackends, configFor, describeBackend, EXECUTOR_ID } from "../helpers/backends.js";
-import "../helpers/docker.js";
 import "../helpers/incus.js";
 import "../helpers/ssh.js";
 import { dockerSsh, dockerSshSocket, dockerTls } from "../helpers/docker-remote.js";
-import { runLua, startCli, tempDir } from "../helpers/cli.js";
+import { ROOT, runCli, runLua, startCli, tempDir } from "../helpers/cli.js";
+import { dockerBackend } from "../helpers/docker.js";
 import { gone, running } from "../helpers/procs.js";
 
 /** Lua helpers: `upto(stream, pattern)` reads until the output so far matches; `count(marker)` counts live processes by command line, from inside the target. */
@@ -194,3 +194,12 @@ for (const backend of [dockerTls, dockerSshSocket, dockerSsh].filter((b) => !all
     }, 90_000);
   });
 }
+
+describeBackend(dockerBackend, () => {
+  it("examples/docker-terminal.lua runs with examples/docker.yaml", async () => {
+    const r = await runCli(["run", "--config", "examples/docker.yaml", "examples/docker-terminal.lua"], { cwd: ROOT });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.toString()).toMatch(/^\/dev\/pts\/\d+\n30 100\nname\? \nmoon\nhello moon\nexit: 0\nafter resize: 40 120\nafter \^C: exit 130\n$/);
+    expect(r.code).toBe(0);
+  }, 60_000);
+});
