@@ -10,7 +10,7 @@ import "../helpers/incus.js";
 import "../helpers/ssh.js";
 import { dockerSsh, dockerSshSocket, dockerTls } from "../helpers/docker-remote.js";
 import { ROOT, runCli, runLua, startCli, tempDir } from "../helpers/cli.js";
-import { dockerBackend } from "../helpers/docker.js";
+import { docker, dockerBackend, moonexecContainers } from "../helpers/docker.js";
 import { gone, running } from "../helpers/procs.js";
 
 /** Lua helpers: `upto(stream, pattern)` reads until the output so far matches; `count(marker)` counts live processes by command line, from inside the target. */
@@ -196,6 +196,32 @@ for (const backend of [dockerTls, dockerSshSocket, dockerSsh].filter((b) => !all
 }
 
 describeBackend(dockerBackend, () => {
+  it("a container removed under a terminal command: GONE on wait() and on the stream, not an ordinary 137", async () => {
+    const config = configFor(dockerBackend);
+    const dir = tempDir({
+      "moonexec.yaml": config,
+      "main.lua": `local exec = require("exec")
+        local ex = assert(exec.get("${EXECUTOR_ID}"))
+        local q = assert(ex:exec({"sh", "-c", "echo up; sleep 60"}, {pty = true})); assert(q:start())
+        local s = q:stdout_stream(); local seen = ""
+        while not seen:find("up") do seen = seen .. assert(s:read()) end
+        print("started"); io.stdout:flush()
+        local code, err = q:wait()
+        print(code, err and err.kind)
+        local line, rerr = s:read()
+        print(line, rerr and rerr.kind)`,
+    });
+    const cli = startCli(["run", "main.lua"], { cwd: dir });
+    try {
+      await cli.waitFor("started");
+      const [c] = await moonexecContainers(EXECUTOR_ID);
+      await docker.getContainer(c!.Id).remove({ force: true });
+    } finally {
+      await cli.exited;
+    }
+    expect(cli.stdout()).toBe("started\nnil\tGONE\nnil\tGONE\n");
+  }, 60_000);
+
   it("examples/docker-terminal.lua runs with examples/docker.yaml", async () => {
     const r = await runCli(["run", "--config", "examples/docker.yaml", "examples/docker-terminal.lua"], { cwd: ROOT });
     expect(r.stderr).toBe("");

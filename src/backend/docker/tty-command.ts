@@ -66,6 +66,7 @@ class DockerTtyCommand implements RunningCommand {
   private disposing: Promise<void> | undefined;
   private readonly heartbeat: Heartbeat;
   private readonly what: string;
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly container: ExecutorContainer,
@@ -176,6 +177,11 @@ class DockerTtyCommand implements RunningCommand {
       if (!st.Running && typeof st.ExitCode === "number") {
         const code = st.ExitCode;
         if (code > 128 && code < 128 + 65 && this.sent.has(code - 128)) return { code, signal: signalName(code - 128) };
+        // A SIGKILL nobody here sent: the kernel's OOM killer, or the container going away (its end kills every process).
+        if (code === 128 + SIGKILL) {
+          if (await this.container.oomSince(this.startedAt)) return { code, signal: "SIGKILL", note: "out of memory: the container's memory limit was reached and the kernel OOM killer ended the command" };
+          if (await this.container.checkGone()) return this.lost(new Error("the container went away"));
+        }
         return { code };
       }
       if (Date.now() > until) return this.lost(new ExecError("TIMEOUT", `the daemon did not report the end of exec ${short}`));
@@ -188,7 +194,7 @@ class DockerTtyCommand implements RunningCommand {
     let error: ExecError;
     if (this.disposing) return { code: 128 + SIGKILL, signal: "SIGKILL" };
     if (e instanceof ExecError && e.kind === "TIMEOUT") error = new ExecError("TIMEOUT", `${this.what}: ${e.message}; the command's output is incomplete`);
-    else if ((await this.container.whyLost()) === "gone") error = new ExecError("GONE", `${this.what}: the executor's container was stopped, killed or removed while the command ran; its output may be incomplete`);
+    else if (this.container.isGone || (await this.container.whyLost()) === "gone") error = new ExecError("GONE", `${this.what}: the executor's container was stopped, killed or removed while the command ran; its output may be incomplete`);
     else error = new ExecError("UNAVAILABLE", `${this.what}: the connection to the docker daemon was lost before the command ended (${e.message}); its output is incomplete`);
     return { code: -1, error, note: error.message };
   }
