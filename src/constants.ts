@@ -71,3 +71,6 @@ export const EXPECT_TIMEOUT = 30;
 
 /** Bytes of the last output an expect error quotes: enough to see a prompt, short enough for one line. */
 export const EXPECT_TAIL = 200;
+
+/** The key that detaches the REPL's :shell (Ctrl-], as telnet's escape): a shell and its programs rarely need it. */
+export const SHELL_DETACH_KEY = 0x1d;
