@@ -110,14 +110,14 @@ print(p:wait())`);
     expect(await gone(m)).toEqual([]);
   });
 
-  it("SIGINT to the CLI and SIGKILL of the host leave no terminal process behind", async () => {
+  it("SIGINT to the CLI and SIGKILL of the host leave no terminal process behind, jobs in groups of their own too", async () => {
     for (const signal of ["SIGINT", "SIGKILL"] as const) {
       const m = marker();
-      const dir = tempDir({ "s.lua": prologue + `local p = assert(sh:exec("sh -c 'sleep ${m} & sleep ${m}'", {pty = true})); assert(p:start()); print("started"); p:wait()` });
+      const dir = tempDir({ "s.lua": prologue + `local p = assert(sh:exec("sh -c 'set -m; sleep ${m} & sleep ${m} & sleep ${m}'", {pty = true})); assert(p:start()); print("started"); p:wait()` });
       const cli = startCli(["run", "s.lua"], { cwd: dir });
       await cli.waitFor("started");
-      for (let i = 0; i < 40 && running(m).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(running(m).length).toBeGreaterThanOrEqual(2);
+      for (let i = 0; i < 40 && running(m).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(running(m).length).toBeGreaterThanOrEqual(3);
       cli.child.kill(signal);
       expect(await cli.exited).toBe(signal === "SIGINT" ? 130 : "SIGKILL");
       expect(await gone(m)).toEqual([]);

@@ -4,12 +4,13 @@
  * The pty library forks the command as the leader of a new session, so its pid is also its
  * process group: signals, timeouts, release and the watchdog act on that group exactly as for
  * a command without a terminal (groups.ts, watchdog.ts). Programs of the session that made
- * groups of their own (an interactive shell's jobs) are found by their session id at dispose.
+ * groups of their own (an interactive shell's jobs) are found by their session id: on
+ * dispose, on release, and by the watchdog when the host dies.
  */
 import { EventEmitter } from "node:events";
 import { Readable } from "node:stream";
 import { constants } from "node:os";
-import { accessSync, constants as fsConstants, readdirSync, readFileSync } from "node:fs";
+import { accessSync, constants as fsConstants } from "node:fs";
 import { ExecError } from "../../errors.js";
 import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
 import { signalName } from "../../process/signals.js";
@@ -85,7 +86,7 @@ class PtyCommand implements RunningCommand {
     private readonly groups: CommandGroups,
   ) {
     const pgid = term.pid;
-    groups.started(pgid);
+    groups.sessionStarted(pgid);
     const out = (this.stdout = new PtyOutput(term));
     // Read errors other than the EIO of a hung-up terminal end the output; the library throws them unless someone listens.
     (term as unknown as EventEmitter).on("error", () => {});
@@ -95,7 +96,7 @@ class PtyCommand implements RunningCommand {
       // a program left in the background still holds the terminal).
       term.onExit(({ exitCode, signal }) => {
         this.gone = true;
-        if (!this.killed) groups.leaderExited(pgid);
+        if (!this.killed) groups.sessionLeaderExited(pgid);
         out.emit("end");
         const name = signal ? signalName(signal) : undefined;
         resolve(name ? { code: 128 + signal!, signal: name } : { code: exitCode });
@@ -140,38 +141,11 @@ class PtyCommand implements RunningCommand {
   async dispose(): Promise<void> {
     const pid = this.term.pid;
     await this.signal(constants.signals.SIGKILL);
-    killSession(pid);
     this.killed = true;
-    this.groups.killed(pid);
+    this.groups.killSession(pid);
     if (!this.gone) {
       await Promise.race([this.exited, new Promise((r) => setTimeout(r, DISPOSE_WAIT_MS).unref())]);
       if (!this.gone) (this.term as unknown as { destroy(): void }).destroy(); // stop reading a terminal that did not end
-    }
-  }
-}
-
-/** SIGKILL every process group of session `sid` (Linux /proc; elsewhere the group kill must do). */
-function killSession(sid: number): void {
-  let pids: string[];
-  try {
-    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
-  } catch {
-    return;
-  }
-  for (const pid of pids) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    } catch {
-      continue; // exited meanwhile
-    }
-    // pid (comm) state ppid pgrp session …; comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[3]) !== sid) continue;
-    try {
-      process.kill(-Number(fields[2]), constants.signals.SIGKILL);
-    } catch {
-      /* gone meanwhile, or not ours */
     }
   }
 }
