@@ -74,3 +74,6 @@ export const EXPECT_TAIL = 200;
 
 /** The key that detaches the REPL's :shell (Ctrl-], as telnet's escape): a shell and its programs rarely need it. */
 export const SHELL_DETACH_KEY = 0x1d;
+
+/** How long a pty command's output is read on after its exit is known, before the host lets its terminal hang up (the last output is in flight). */
+export const PTY_DRAIN_MS = 10;

@@ -91,6 +91,19 @@ end`);
     expect(out).toBe("top -n 1\t0\ttrue\nbusybox top -n 1\t0\ttrue\n");
   });
 
+  it("the last output before the exit is never lost (100 short commands that answer and exit)", async () => {
+    const out = await lua(`
+local lost = 0
+for i = 1, 100 do
+  local p = assert(sh:exec("wc -c", {pty = true})); assert(p:start())
+  assert(p:write_stdin("abc\\n")); assert(p:close_stdin())
+  assert(p:wait() == 0)
+  if not p:stdout_stream():read_all():find("4\\r\\n$") then lost = lost + 1 end
+end
+print("lost", lost)`);
+    expect(out).toBe("lost\t0\n");
+  });
+
   it("encoding applies to terminal output", async () => {
     const out = await lua(`
 local p = assert(sh:exec([[printf 'caf\\351']], {pty = true, encoding = "latin1"})); assert(p:start())

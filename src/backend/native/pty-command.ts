@@ -10,13 +10,13 @@
 import { EventEmitter } from "node:events";
 import { Readable } from "node:stream";
 import { constants } from "node:os";
-import { accessSync, constants as fsConstants } from "node:fs";
+import { accessSync, closeSync, constants as fsConstants, openSync } from "node:fs";
 import { ExecError } from "../../errors.js";
 import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
 import { signalName } from "../../process/signals.js";
 import type { ByteSource } from "../../stream/byte-source.js";
 import { CommandGroups } from "./groups.js";
-import { DEFAULT_PATH, DISPOSE_WAIT_MS, PTY_EOF } from "../../constants.js";
+import { DEFAULT_PATH, DISPOSE_WAIT_MS, PTY_DRAIN_MS, PTY_EOF } from "../../constants.js";
 
 type PtyModule = typeof import("@lydell/node-pty");
 type Pty = import("@lydell/node-pty").IPty;
@@ -46,7 +46,40 @@ export async function startPty(spec: CommandSpec, groups: CommandGroups): Promis
   } catch (e) {
     throw new ExecError("INTERNAL", `cannot start ${file} on a terminal: ${(e as Error).message}`);
   }
-  return new PtyCommand(term, groups);
+  return new PtyCommand(term, groups, holdTerminal(term));
+}
+
+/**
+ * Keep the terminal's other side open in the host until the command has exited and its last
+ * output has been read. On Linux a non-blocking read of a pty whose last program just exited
+ * can report the hang-up (EIO) before output still in the kernel's buffers: the last lines
+ * would be lost. Held open, the terminal hangs up only when the release this returns is called.
+ */
+function holdTerminal(term: Pty): () => void {
+  let fd: number | undefined;
+  try {
+    fd = openSync((term as unknown as { ptsName: string }).ptsName, fsConstants.O_RDWR | fsConstants.O_NOCTTY);
+  } catch {
+    return () => {}; // the library's own ending (a hang-up, or its timer) still ends the output
+  }
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    closeSync(fd!);
+  };
+  // The library sets this flag when it learns of the exit, then waits for the hang-up (or
+  // closes the terminal itself after a while): let output read on a little, then hang up.
+  let exitSeen = false;
+  Object.defineProperty(term, "_boundClose", {
+    configurable: true,
+    get: () => exitSeen,
+    set: (v: boolean) => {
+      exitSeen = v;
+      if (v) setTimeout(release, PTY_DRAIN_MS);
+    },
+  });
+  return release;
 }
 
 async function loadPty(): Promise<PtyModule> {
@@ -84,6 +117,7 @@ class PtyCommand implements RunningCommand {
   constructor(
     private readonly term: Pty,
     private readonly groups: CommandGroups,
+    private readonly releaseTerminal: () => void,
   ) {
     const pgid = term.pid;
     groups.sessionStarted(pgid);
@@ -96,6 +130,7 @@ class PtyCommand implements RunningCommand {
       // a program left in the background still holds the terminal).
       term.onExit(({ exitCode, signal }) => {
         this.gone = true;
+        releaseTerminal();
         if (!this.killed) groups.sessionLeaderExited(pgid);
         out.emit("end");
         const name = signal ? signalName(signal) : undefined;
@@ -147,6 +182,7 @@ class PtyCommand implements RunningCommand {
       await Promise.race([this.exited, new Promise((r) => setTimeout(r, DISPOSE_WAIT_MS).unref())]);
       if (!this.gone) (this.term as unknown as { destroy(): void }).destroy(); // stop reading a terminal that did not end
     }
+    this.releaseTerminal();
   }
 }
 
