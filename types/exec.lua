@@ -194,7 +194,7 @@ function Process:pid() end
 ---@return exec.Error? err CLOSED after close_stdin()
 function Process:write_stdin(data) end
 
----Send EOF on stdin. Idempotent.
+---Send EOF on stdin. Idempotent. On a terminal (pty = true) it types Ctrl-D, which is EOF only at the start of a line.
 ---@return true? ok
 ---@return exec.Error? err
 function Process:close_stdin() end
