@@ -13,6 +13,8 @@ import { SHELL_DETACH_KEY } from "../constants.js";
 export interface ShellTerminal {
   input: NodeJS.ReadStream;
   out: NodeJS.WriteStream;
+  /** Detach from outside (the REPL got SIGTERM). */
+  stop?: AbortSignal;
 }
 
 /** Run the shell until it exits or the user detaches; resolves with the line to show after it. */
@@ -23,20 +25,26 @@ export async function attachShell(host: Host, id: string, term: ShellTerminal): 
   try {
     const native = executor.entry.kind === "exec.native";
     const shell = native ? process.env.SHELL || "/bin/sh" : "sh";
-    const term = process.env.TERM && /^[A-Za-z0-9._+-]{1,64}$/.test(process.env.TERM) ? process.env.TERM : PTY_DEFAULTS.term;
-    const proc = executor.exec([shell, "-i"], { pty: { rows: out.rows || PTY_DEFAULTS.rows, cols: out.columns || PTY_DEFAULTS.cols, term } });
+    const type = process.env.TERM && /^[A-Za-z0-9._+-]{1,64}$/.test(process.env.TERM) ? process.env.TERM : PTY_DEFAULTS.term;
+    const proc = executor.exec([shell, "-i"], { pty: { rows: out.rows || PTY_DEFAULTS.rows, cols: out.columns || PTY_DEFAULTS.cols, term: type } });
     await proc.start();
-    return await relay(proc, input, out);
+    return await relay(proc, input, out, term.stop);
   } finally {
     await executor.release();
   }
 }
 
 /** Copy keys in and output out until the shell ends or the detach key comes. */
-async function relay(proc: Proc, input: NodeJS.ReadStream, out: NodeJS.WriteStream): Promise<string> {
+async function relay(proc: Proc, input: NodeJS.ReadStream, out: NodeJS.WriteStream, stop?: AbortSignal): Promise<string> {
   let detached = false;
   let detach: () => void = () => {};
   const detachedP = new Promise<void>((resolve) => (detach = resolve));
+  const onStop = () => {
+    detached = true;
+    detach();
+  };
+  if (stop?.aborted) onStop();
+  stop?.addEventListener("abort", onStop);
   const onKeys = (keys: Buffer) => {
     const at = keys.indexOf(SHELL_DETACH_KEY);
     const before = at >= 0 ? keys.subarray(0, at) : keys;
@@ -56,6 +64,7 @@ async function relay(proc: Proc, input: NodeJS.ReadStream, out: NodeJS.WriteStre
   try {
     await Promise.race([copied, detachedP]);
   } finally {
+    stop?.removeEventListener("abort", onStop);
     input.off("data", onKeys);
     out.off("resize", onResize);
     input.setRawMode(wasRaw);

@@ -55,6 +55,7 @@ export class Repl {
   private historyFile: string | undefined;
   /** True while `:shell` has the terminal: the line reader is closed meanwhile. */
   private inShell = false;
+  private shellStop: AbortController | undefined;
 
   constructor(
     private readonly host: Host,
@@ -101,14 +102,16 @@ export class Repl {
     }
     const history = [...((this.rl as Interface & { history?: string[] }).history ?? [])];
     this.inShell = true;
+    this.shellStop = new AbortController();
     this.rl.close();
     try {
-      const after = await attachShell(this.host, id, { input: this.input as NodeJS.ReadStream, out: this.out as NodeJS.WriteStream });
+      const after = await attachShell(this.host, id, { input: this.input as NodeJS.ReadStream, out: this.out as NodeJS.WriteStream, stop: this.shellStop.signal });
       this.out.write(`${after}\n`);
     } catch (e) {
       this.err.write(`${e instanceof ExecError ? `${e.kind}: ${e.message}` : (e as Error).message}\n`);
     } finally {
       this.inShell = false;
+      this.shellStop = undefined;
       this.rl = this.lineReader(history);
     }
   }
@@ -117,6 +120,7 @@ export class Repl {
     const onSigint = () => this.onInterrupt(); // a signal: piped input, or kill -INT
     const onSigterm = () => {
       this.exitCode ??= 143;
+      this.shellStop?.abort();
       this.host.interrupt();
       this.rl.close();
     };

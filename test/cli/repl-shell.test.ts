@@ -16,6 +16,7 @@ class Screen {
   readonly term: pty.IPty;
   private raw = "";
   private cursor = 0;
+  /** Exit code, or the signal number that killed it. */
   readonly exited: Promise<number>;
 
   constructor(env: NodeJS.ProcessEnv = {}) {
@@ -26,7 +27,7 @@ class Screen {
       env: { ...process.env, TERM: "xterm-256color", SHELL: "/bin/sh", MOONEXEC_HISTORY: "", ...env } as Record<string, string>,
     });
     this.term.onData((d) => (this.raw += d));
-    this.exited = new Promise((resolve) => this.term.onExit(({ exitCode }) => resolve(exitCode)));
+    this.exited = new Promise((resolve) => this.term.onExit(({ exitCode, signal }) => resolve(signal || exitCode)));
   }
 
   get text(): string {
@@ -105,6 +106,21 @@ describe("repl :shell", { timeout: 60_000 }, () => {
     expect(await gone(m)).toEqual([]);
     s.type("2 + 2\r");
     await s.expect(/\n4\n/);
+  });
+
+  it("SIGTERM of the REPL during :shell exits 143, and SIGKILL leaves nothing either (the watchdog kills the session)", async () => {
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      const s = screen();
+      const m = `${3000 + Math.floor(Math.random() * 6000)}.${Math.floor(Math.random() * 1e6)}`;
+      await s.expect(PROMPT);
+      s.type(":shell local:shell\r");
+      await s.expect(SHELL_PROMPT);
+      s.type(`sleep ${m} & echo started\r`); // an interactive shell gives the job a group of its own
+      await s.expect(/\nstarted\n/);
+      process.kill(s.term.pid, signal);
+      expect(await s.exited).toBe(signal === "SIGTERM" ? 143 : 9);
+      expect(await gone(m)).toEqual([]);
+    }
   });
 
   it("an unknown executor or a missing id is an error at the prompt", async () => {
