@@ -16,6 +16,8 @@ export class CommandGroups {
   private readonly lingering = new Set<number>();
   /** Sessions of terminal commands whose leader exited while other programs of theirs remain. */
   private readonly lingeringSessions = new Set<number>();
+  /** Sessions whose leader runs: their id is ours for sure. */
+  private readonly runningSessions = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
 
   /** A command started as the leader of group `pgid`. */
@@ -25,21 +27,26 @@ export class CommandGroups {
 
   /** A command started as the leader of session `sid` (a terminal): its programs may make groups of their own. */
   sessionStarted(sid: number): void {
+    this.runningSessions.add(sid);
     watchGroup(sid);
     watchSession(sid);
   }
 
   /** The session's leader was reaped: keep the session while programs of it remain. */
   sessionLeaderExited(sid: number): void {
+    this.runningSessions.delete(sid);
     this.leaderExited(sid);
     if (sessionGroups(sid).length === 0) return forgetSession(sid);
     this.lingeringSessions.add(sid);
     this.timer ??= setInterval(() => this.prune(), GROUP_PRUNE_MS).unref();
   }
 
-  /** Kill every group of the session (dispose); the session's id may then be reused. */
+  /**
+   * Kill every group of the session (dispose); the session's id may then be reused. A session
+   * already found empty is not looked for again: its id may name someone else's by now.
+   */
   killSession(sid: number): void {
-    killGroups(sessionGroups(sid));
+    if (this.runningSessions.delete(sid) || this.lingeringSessions.has(sid)) killGroups(sessionGroups(sid));
     this.lingeringSessions.delete(sid);
     forgetSession(sid);
     this.killed(sid);
