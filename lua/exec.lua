@@ -104,6 +104,32 @@ Stream.read_line = method(Stream, "stream:read_line", N.stream_read_line)
 Stream.read_all = method(Stream, "stream:read_all", N.stream_read_all)
 Stream.close = method(Stream, "stream:close", N.stream_close)
 
+-- stream:expect(pattern, timeout): the host waits for output (src/lua/types/stream.ts); the
+-- match is string.find's own, so patterns mean exactly what they mean in Lua.
+local raw_peek = method(Stream, "stream:expect", N.stream_expect_peek)
+local skip = N.stream_expect_skip
+local find, sub, pcall, tostring, type = string.find, string.sub, pcall, tostring, type
+local function matched(self, text, s, e, ...)
+  settle(skip(self._h, e))
+  return sub(text, s, e), ...
+end
+local function bad_pattern(err) return nil, new_error("INVALID", "stream:expect: pattern: " .. tostring(err)) end
+function Stream:expect(pattern, timeout)
+  if type(pattern) == "string" then
+    local ok, err = pcall(find, "", pattern) -- a malformed pattern is refused before any wait
+    if not ok then return bad_pattern(err) end
+  end
+  local seen, deadline = -1, nil
+  while true do
+    local text, d, arrived = raw_peek(self, pattern, timeout, seen, deadline)
+    if text == nil then return nil, d end
+    deadline, seen = d, arrived
+    local ok, s = pcall(find, text, pattern)
+    if not ok then return bad_pattern(s) end
+    if s then return matched(self, text, find(text, pattern)) end
+  end
+end
+
 -- for line in stream:lines() do ... end  (errors are raised, not returned)
 function Stream:lines()
   if kind_of[self] ~= Stream then

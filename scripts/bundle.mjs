@@ -32,7 +32,7 @@ await build({
   outfile: `${outdir}/moonexec.cjs`,
   sourcemap: true,
   // CommonJS packages stay outside the bundle and load with require() when first used.
-  external: ["wasmoon", "fengari", "dockerode", "ws", "yaml", "iconv-lite", "ssh2"],
+  external: ["wasmoon", "fengari", "dockerode", "ws", "yaml", "iconv-lite", "ssh2", "@lydell/node-pty"],
   plugins: [execaBundle],
   // The sources find lua/ and package.json from import.meta.url; the bundle sits at the same
   // depth (dist/<folder>/) as the tsc output, so the relative paths still hold.

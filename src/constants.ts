@@ -54,5 +54,29 @@ export const SLICE_MS = 50;
 /** Idle time after which a run's Lua gives the SIGINT watchdog back (resume-signals.ts): longer than the gaps of a busy I/O loop, short beside a human's Ctrl-C. */
 export const SIGNAL_SESSION_IDLE_MS = 20;
 
+/** PATH a pty command is looked up in when its env has none (what execvp falls back to). */
+export const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+/** How long a killed native command may take to be reaped before its terminal is closed regardless. */
+export const DISPOSE_WAIT_MS = 2000;
+
+/** What closing a terminal's stdin sends: the line discipline's default EOF character (Ctrl-D). */
+export const PTY_EOF = "\x04";
+
+/** Unread output stream:expect matches against at most: bounds the rescans on a chatty stream (older output is consumed). */
+export const EXPECT_WINDOW = 1024 * 1024;
+
+/** stream:expect's timeout when the script gives none, seconds: a prompt that never comes must not hang the script. */
+export const EXPECT_TIMEOUT = 30;
+
+/** Bytes of the last output an expect error quotes: enough to see a prompt, short enough for one line. */
+export const EXPECT_TAIL = 200;
+
+/** The key that detaches the REPL's :shell (Ctrl-], as telnet's escape): a shell and its programs rarely need it. */
+export const SHELL_DETACH_KEY = 0x1d;
+
+/** How long a pty command's output is read on after its exit is known, before the host lets its terminal hang up (the last output is in flight). */
+export const PTY_DRAIN_MS = 10;
+
 /** Lua stack slots on fengari: its stack grows slowly, so deep recursion at Lua's usual 1e6 takes many seconds to fail. */
 export const FENGARI_MAX_STACK = 100_000;

@@ -7,6 +7,6 @@ export type { AuditEvent } from "./registry/executor.js";
 export type { Config, Entry } from "./config/entry.js";
 export { loadConfig, parseConfig } from "./config/load.js";
 // Custom backends (HostOptions.kinds, docs/library.md): the contract a kind implements.
-export type { BackendKind, ExecutorBackend, RunningCommand, CommandSpec, ExitInfo, ProbeResult, FieldType } from "./backend/contract.js";
+export type { BackendKind, ExecutorBackend, RunningCommand, CommandSpec, ExitInfo, ProbeResult, FieldType, PtySpec } from "./backend/contract.js";
 export type { ByteSource } from "./stream/byte-source.js";
 export { builtinKinds } from "./backend/kinds.js";

@@ -194,7 +194,7 @@ function Process:pid() end
 ---@return exec.Error? err CLOSED after close_stdin()
 function Process:write_stdin(data) end
 
----Send EOF on stdin. Idempotent.
+---Send EOF on stdin. Idempotent. On a terminal (pty = true) it types Ctrl-D, which is EOF only at the start of a line.
 ---@return true? ok
 ---@return exec.Error? err
 function Process:close_stdin() end
@@ -252,6 +252,17 @@ function Stream:read_all() end
 ---@return true? ok
 ---@return exec.Error? err
 function Stream:close() end
+
+---Wait until the stream's unread output matches a Lua pattern (matched by `string.find`, so `^`
+---anchors at the first unread byte and `$` at the last one so far), then consume the output up to
+---the end of the match: the next read or expect goes on after it. Returns the whole match, then
+---the captures as `string.match` gives them. Matches against at most the last 1 MiB of unread
+---output (older unread output is consumed). See docs/terminals.md.
+---@param pattern string A Lua pattern, e.g. "[Pp]assword: $" or "(%d+) files".
+---@param timeout? number Seconds (default 30).
+---@return string? match
+---@return any ... captures; on failure the first extra value is the error: TIMEOUT (its message quotes the last output), CLOSED (the stream ended before a match), INVALID (bad pattern or timeout)
+function Stream:expect(pattern, timeout) end
 
 ---Iterate over lines: `for line in stream:lines() do ... end` (errors are raised, not returned).
 ---@return fun(): string?

@@ -15,6 +15,8 @@ import { openHost } from "./open-host.js";
 import { LuaRepl, type EvalResult } from "./repl-eval.js";
 import { HISTORY_SIZE, historyPath, loadHistory, saveHistory } from "./repl-history.js";
 import { reportError } from "./run.js";
+import { attachShell } from "./repl-shell.js";
+import { ExecError } from "../errors.js";
 
 const PROMPT = "> ";
 const CONTINUE_PROMPT = ">> ";
@@ -38,7 +40,7 @@ export async function replCommand(opts: CliOptions): Promise<number> {
 }
 
 export class Repl {
-  private readonly rl: Interface;
+  private rl: Interface;
   private readonly tty: boolean;
   private readonly lines: string[] = [];
   private inputClosed = false;
@@ -51,41 +53,74 @@ export class Repl {
   private cancelling: Promise<void> | undefined;
   private exitCode: number | undefined;
   private historyFile: string | undefined;
+  /** True while `:shell` has the terminal: the line reader is closed meanwhile. */
+  private inShell = false;
+  private shellStop: AbortController | undefined;
 
   constructor(
     private readonly host: Host,
     private readonly lua: LuaRepl,
-    input: NodeJS.ReadableStream & { isTTY?: boolean },
+    private readonly input: NodeJS.ReadableStream & { isTTY?: boolean },
     private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
     private readonly err: NodeJS.WritableStream,
   ) {
     this.tty = input.isTTY === true && out.isTTY === true;
     this.historyFile = this.tty ? historyPath() : undefined;
-    this.rl = createInterface({
-      input,
-      output: this.tty ? out : undefined,
+    this.rl = this.lineReader(loadHistory(this.historyFile));
+  }
+
+  /** The line reader; made again after `:shell`, which needs the terminal's raw keys. */
+  private lineReader(history: string[]): Interface {
+    const rl = createInterface({
+      input: this.input,
+      output: this.tty ? this.out : undefined,
       terminal: this.tty,
-      history: loadHistory(this.historyFile),
+      history,
       historySize: HISTORY_SIZE,
       removeHistoryDuplicates: true,
       prompt: PROMPT,
     });
-    this.rl.on("line", (line) => {
+    rl.on("line", (line) => {
       this.lines.push(line);
       this.notify();
     });
-    this.rl.on("close", () => {
+    rl.on("close", () => {
+      if (this.inShell) return;
       this.inputClosed = true;
       this.notify();
     });
-    this.rl.on("SIGINT", () => this.onInterrupt()); // Ctrl-C on a terminal (raw mode)
-    this.rl.on("history", (h: string[]) => this.saveHistory(h));
+    rl.on("SIGINT", () => this.onInterrupt()); // Ctrl-C on a terminal (raw mode)
+    rl.on("history", (h: string[]) => this.saveHistory(h));
+    return rl;
+  }
+
+  /** `:shell ID`: hand the terminal to a shell on ID, then take it back. */
+  private async shell(id: string): Promise<void> {
+    if (!this.tty) {
+      this.err.write(":shell needs a terminal\n");
+      return;
+    }
+    const history = [...((this.rl as Interface & { history?: string[] }).history ?? [])];
+    this.inShell = true;
+    this.shellStop = new AbortController();
+    this.rl.close();
+    try {
+      const after = await attachShell(this.host, id, { input: this.input as NodeJS.ReadStream, out: this.out as NodeJS.WriteStream, stop: this.shellStop.signal });
+      this.out.write(`${after}\n`);
+    } catch (e) {
+      this.err.write(`${e instanceof ExecError ? `${e.kind}: ${e.message}` : (e as Error).message}\n`);
+    } finally {
+      this.inShell = false;
+      this.shellStop = undefined;
+      this.rl = this.lineReader(history);
+    }
   }
 
   async run(): Promise<number> {
     const onSigint = () => this.onInterrupt(); // a signal: piped input, or kill -INT
     const onSigterm = () => {
       this.exitCode ??= 143;
+      this.shellStop?.abort();
       this.host.interrupt();
       this.rl.close();
     };
@@ -99,6 +134,12 @@ export class Repl {
         if (line === undefined) {
           this.endOfInput();
           break;
+        }
+        const shellId = this.chunk.length === 0 ? /^\s*:shell(?:\s+(\S+))?\s*$/.exec(line) : null;
+        if (shellId) {
+          if (shellId[1]) await this.shell(shellId[1]);
+          else this.err.write("usage: :shell ID (an executor id; Ctrl-] detaches)\n");
+          continue;
         }
         this.chunk.push(line);
         const source = this.chunk.join("\n");
@@ -130,7 +171,7 @@ export class Repl {
       /* version unknown */
     }
     const ids = this.host.registry.ids().join(", ") || "none";
-    this.out.write(`moonexec${version} (Lua 5.4): \`exec\` is loaded; executors: ${ids}\nCtrl-C cancels a running line, Ctrl-D exits.\n`);
+    this.out.write(`moonexec${version} (Lua 5.4): \`exec\` is loaded; executors: ${ids}\nCtrl-C cancels a running line, Ctrl-D exits.\n:shell ID attaches this terminal to a shell on executor ID (Ctrl-] detaches).\n`);
   }
 
   private prompt(): void {
@@ -186,6 +227,7 @@ export class Repl {
 
   /** Ctrl-C: cancel the running line, else clear the line being typed. */
   private onInterrupt(): void {
+    if (this.inShell) return; // the shell's terminal has Ctrl-C; Ctrl-] detaches
     if (this.running) {
       this.presses++;
       if (this.presses >= FORCE_EXIT_PRESSES) {

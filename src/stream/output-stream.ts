@@ -38,6 +38,7 @@ export class OutputStream {
   private wakeScheduled = false;
   private fills: Array<{ bytes: number; done: () => void }> = [];
   private lastChunk = 0;
+  private arrivedBytes = 0;
   private bulkSeen = false;
   private readonly decoder: ChunkDecoder | undefined;
 
@@ -103,6 +104,7 @@ export class OutputStream {
     if (this.closed) return this.recycle?.(chunk.length); // closed by the script: drain and drop
     this.chunks.push(chunk);
     this.size += chunk.length;
+    this.arrivedBytes += chunk.length;
     this.lastChunk = chunk.length;
     this.wake();
     if (this.fills.length) this.settleFills();
@@ -255,6 +257,32 @@ export class OutputStream {
     }
     if (this.failure) throw this.failure;
     return this.take(this.size);
+  }
+
+  /** Bytes that ever arrived (read or not): tells a waiting matcher whether anything is new. */
+  get arrived(): number {
+    return this.arrivedBytes;
+  }
+
+  /** True once the source has ended (unread bytes may remain). */
+  get sourceEnded(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * The unread bytes without consuming them; past `window` bytes the oldest are consumed
+   * first, so a matcher over unread output scans a bounded amount.
+   */
+  peek(window: number): ByteParts {
+    if (this.size > window) this.take(this.size - window);
+    const parts: Buffer[] = [];
+    for (let c = 0; c < this.chunks.length; c++) parts.push(c === 0 ? this.chunks[c]!.subarray(this.head) : this.chunks[c]!);
+    return new ByteParts(parts, this.size);
+  }
+
+  /** Consume the next `n` unread bytes (at most what is buffered). */
+  skip(n: number): void {
+    if (n > 0) this.take(Math.min(n, this.size));
   }
 
   /** Stop reading: drop what is buffered, keep draining the source so the child never blocks. */

@@ -110,6 +110,22 @@ for (const backend of allBackends()) {
       expect(r.stdout.toString()).toBe("apple,fig,pear;0;fed\0bytes;0");
     });
 
+    it("stream:expect answers a prompt and matches on stdout and stderr", async () => {
+      const r = await runLua(
+        lua(`
+          local p = assert(ex:exec({"sh", "-c", "printf 'name? '; read n; echo \\"hi $n\\" >&2; echo done"}))
+          assert(p:start())
+          assert(p:stdout_stream():expect("name%? $", 20))
+          assert(p:write_stdin("bob\\n"))
+          local _, who = assert(p:stderr_stream():expect("hi (%a+)", 20))
+          local v, err = p:stdout_stream():expect("never", 20)
+          io.write(who, "|", tostring(v), "|", err.kind, "|", tostring(p:wait()))`),
+        { config },
+      );
+      expect(r.stderr).toBe("");
+      expect(r.stdout.toString()).toBe("bob|nil|CLOSED|0");
+    });
+
     it("kills the whole process tree on timeout", async () => {
       const t0 = Date.now();
       const r = await runLua(

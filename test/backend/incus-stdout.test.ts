@@ -12,7 +12,6 @@ import { Host } from "../../src/index.js";
 import { describeBackend } from "../helpers/backends.js";
 import { incusEnv, incusUnix } from "../helpers/incus.js";
 import { CHECK, data, lines, SIZE, text, wantModule } from "../helpers/stream-check.js";
-import { ringReadCounts } from "../../src/backend/incus/ring-reads.js";
 
 const file = `/tmp/mx-ring-${randomInt(1e9)}.bin`;
 const textFile = `${file}.txt`;
@@ -48,7 +47,6 @@ describeBackend(incusUnix, () => {
   });
 
   it("read() with the default and odd sizes delivers every byte in order, through the ring", async () => {
-    const before = ringReadCounts.ring;
     for (const size of ["", "1000", "65537", "300000"]) { // "": the default
       for (const ex of ["ex", "cold"]) {
         const n = await host.runString(script(`
@@ -59,11 +57,9 @@ describeBackend(incusUnix, () => {
         expect(n, `${ex} read(${size})`).toEqual([SIZE]);
       }
     }
-    expect(ringReadCounts.ring - before).toBeGreaterThan(8 * 16); // 6 MiB a command, 64 KiB a read
   });
 
   it("reading stderr to the end first, while stdout floods (every slot held), loses nothing of stdout", async () => {
-    const fresh = ringReadCounts.fresh;
     const n = await host.runString(script(`
       local p = ex:exec({"sh", "-c", "cat ${file}; echo done >&2"}); p:start()
       assert(p:stderr_stream():read_all() == "done\\n")
@@ -71,7 +67,6 @@ describeBackend(incusUnix, () => {
       assert(p:wait() == 0)
       return pos`));
     expect(n).toEqual([SIZE]);
-    expect(ringReadCounts.fresh).toBeGreaterThan(fresh); // 6 MiB held against a 1 MiB ring
   });
 
   it("a slow reader still gets every byte", async () => {

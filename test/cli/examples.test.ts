@@ -22,6 +22,15 @@ describe("examples", () => {
     expect(took).toBeLessThan(5);
   });
 
+  it("pty-login.lua answers a login and a /dev/tty password prompt, and shows a TIMEOUT with the last output", async () => {
+    const r = await runCli(["run", "examples/pty-login.lua"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.toString()).toBe(
+      "logged in as alice with a 13-character password; exit 0\n" +
+        'nil\tTIMEOUT\tstream:expect: no match for "%(yes/no%)" within 0.5 s; last output: "Continue? [y/N] "\n',
+    );
+  });
+
   it("background.lua attaches to a running ticker and stops it", async () => {
     const r = await runCli(["run", "examples/background.lua"]);
     expect(r.stderr).toBe("");

@@ -6,20 +6,14 @@
  * found by a marker no other test uses.
  */
 import { expect, it } from "vitest";
-import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { ROOT, startCli, tempDir } from "../helpers/cli.js";
+import { startCli, startLibraryHost, tempDir } from "../helpers/cli.js";
+import { marker } from "../helpers/procs.js";
 import { incusCli, incusEnv, incusUnix } from "../helpers/incus.js";
 import { describeBackend } from "../helpers/backends.js";
 
 /** Runs per test: MOONEXEC_ORPHAN_RUNS (10 for the proof in docs/faults.md), else 2. */
 const RUNS = Number(process.env.MOONEXEC_ORPHAN_RUNS ?? 2);
 
-function marker(): string {
-  return `${1000 + Math.floor(Math.random() * 8000)}.${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}`;
-}
 
 /** A command that exits at once leaving a background child; then a running tree; then "ready". */
 function script(m: string): string {
@@ -77,16 +71,11 @@ describeBackend(incusUnix, () => {
     for (let run = 0; run < RUNS; run++) {
       const m = marker();
       const dir = tempDir({ "s.lua": script(m), "moonexec.yaml": CONFIG });
-      const app = join(dir, "app.mjs");
-      writeFileSync(
-        app,
-        `import { Host } from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/index.js")).href)};\n` +
-          `const host = await Host.create({ config: "moonexec.yaml" });\nawait host.runFile("s.lua");\n`,
-      );
-      const child = spawn(process.execPath, [app], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
-      await new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve()));
+      const lib = startLibraryHost(dir);
+      await lib.waitFor("ready");
       expect((await inInstance(m)).length).toBeGreaterThanOrEqual(4);
-      child.kill("SIGKILL");
+      lib.child.kill("SIGKILL");
+      await lib.exited;
       leftovers.push(await goneFromInstance(m));
     }
     expect(leftovers).toEqual(Array.from({ length: RUNS }, () => []));

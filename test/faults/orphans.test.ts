@@ -6,18 +6,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { BIN, ROOT, startCli, tempDir } from "../helpers/cli.js";
-import { gone, running } from "../helpers/procs.js";
+import { BIN, startCli, startLibraryHost, tempDir } from "../helpers/cli.js";
+import { gone, marker, running } from "../helpers/procs.js";
 import { dockerBackend, moonexecContainers } from "../helpers/docker.js";
 import { incusCli, incusEnv, incusUnix } from "../helpers/incus.js";
 import { describeBackend } from "../helpers/backends.js";
 
-/** A `sleep` duration no other test uses: the marker we look for in `ps`. */
-function marker(): string {
-  return `${1000 + Math.floor(Math.random() * 8000)}.${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}`;
-}
 
 /** A script that leaves a tree (a shell, two background children), and a background process, then says "ready". */
 function treeScript(id: string, m: string): string {
@@ -50,17 +44,10 @@ describe("native: nothing outlives a dead host", () => {
   it("SIGKILL of a library host leaves no process it started", async () => {
     const m = marker();
     const dir = tempDir({ "s.lua": treeScript("orph:box", m), "moonexec.yaml": NATIVE });
-    const app = join(dir, "app.mjs");
-    const { writeFileSync } = await import("node:fs");
-    writeFileSync(
-      app,
-      `import { Host } from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/index.js")).href)};\n` +
-        `const host = await Host.create({ config: "moonexec.yaml" });\nawait host.runFile("s.lua");\n`,
-    );
-    const child = spawn(process.execPath, [app], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
-    await new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve()));
+    const lib = startLibraryHost(dir);
+    await lib.waitFor("ready");
     expect(running(m).length).toBeGreaterThan(0);
-    child.kill("SIGKILL");
+    lib.child.kill("SIGKILL");
     expect(await gone(m)).toEqual([]);
   });
 

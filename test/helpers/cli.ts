@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const BIN = join(ROOT, "bin/moonexec.js");
@@ -56,7 +57,22 @@ export interface LiveCli {
 }
 
 export function startCli(args: string[], opts: { cwd: string }): LiveCli {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
+  return startNode([BIN, ...args], opts.cwd);
+}
+
+/** A library host in its own process: an app that creates a Host from dir's moonexec.yaml and runs `script`. */
+export function startLibraryHost(dir: string, script = "s.lua"): LiveCli {
+  const app = join(dir, "app.mjs");
+  writeFileSync(
+    app,
+    `import { Host } from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/index.js")).href)};\n` +
+      `const host = await Host.create({ config: "moonexec.yaml" });\nawait host.runFile(${JSON.stringify(script)});\n`,
+  );
+  return startNode([app], dir);
+}
+
+function startNode(argv: string[], cwd: string): LiveCli {
+  const child = spawn(process.execPath, argv, { cwd, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   const waiters: Array<{ text: string; resolve: () => void }> = [];

@@ -11,3 +11,8 @@ export async function gone(marker: string): Promise<string[]> {
   for (let i = 0; i < 40 && running(marker).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   return running(marker);
 }
+
+/** A `sleep` duration no other test uses: the marker to look for in `ps`. */
+export function marker(): string {
+  return `${1000 + Math.floor(Math.random() * 8000)}.${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}`;
+}

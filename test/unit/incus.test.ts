@@ -172,6 +172,11 @@ describe("stderr marker parser", () => {
     expect(parse(["\x1emoonexec nocwd\n"]).seen).toEqual([{ kind: "nocwd" }]);
   });
 
+  it("takes the marker off a terminal, where its line ends \\r\\n", () => {
+    expect(parse(["\x1emoonexec 42 g\r", "\nout\r\n"])).toEqual({ out: "out\r\n", seen: [{ kind: "pid", pid: 42, group: true }] });
+    expect(parse(["\x1emoonexec nocwd\r\n"]).seen).toEqual([{ kind: "nocwd" }]);
+  });
+
   it("passes anything else through untouched", () => {
     expect(parse(["plain stderr\n"])).toEqual({ out: "plain stderr\n", seen: [{ kind: "none" }] });
     expect(parse(["\x1emoonexec garbage\nx"])).toEqual({ out: "\x1emoonexec garbage\nx", seen: [{ kind: "none" }] });

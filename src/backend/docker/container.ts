@@ -244,6 +244,39 @@ export class ExecutorContainer {
   }
 
 
+  /**
+   * A `docker exec` of its own on a terminal (Tty: the daemon gives one raw stream, no
+   * frame headers), started and hijacked; `argv` runs as the exec's process.
+   */
+  async startTty(argv: string[], rows: number, cols: number): Promise<{ exec: Dockerode.Exec; socket: Duplex }> {
+    const container = await this.ensure();
+    if (this.gone) throw new ExecError("GONE", this.gone);
+    const short = container.id.slice(0, 12);
+    let exec: Dockerode.Exec;
+    try {
+      exec = await this.slowDeadline(`POST /containers/${short}/exec`, (abortSignal) =>
+        container.exec({ Cmd: argv, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, ConsoleSize: [rows, cols], abortSignal } as Dockerode.ExecCreateOptions),
+      );
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 409 || status === 404 || /stopped state|is not running|no such container/i.test(daemonMessage(e))) {
+        this.markGone();
+        throw new ExecError("GONE", this.gone!);
+      }
+      throw dockerError(e, this.hostUrl, "starting a command (docker exec)");
+    }
+    // ConsoleSize on start sizes the terminal before the command runs (API 1.42+; older daemons get it from resize()).
+    try {
+      const socket = (await this.slowDeadline(`POST /exec/${exec.id.slice(0, 12)}/start`, (abortSignal) =>
+        exec.start({ hijack: true, stdin: true, Tty: true, ConsoleSize: [rows, cols], abortSignal } as Dockerode.ExecStartOptions),
+      )) as unknown as Duplex;
+      return { exec, socket };
+    } catch (e) {
+      if (e instanceof ExecError) throw e;
+      throw dockerError(e, this.hostUrl, "starting a command (docker exec start)");
+    }
+  }
+
   /** Hand an agent back after its command ended. */
   giveBack(agent: Agent, reuse: boolean): void {
     if (reuse && agent.reusable && !this.released && this.idle.length < MAX_IDLE_AGENTS) this.idle.push(agent);

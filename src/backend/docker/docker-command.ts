@@ -9,6 +9,7 @@ import { noShell, type ExecutorContainer } from "./container.js";
 import type { DockerEntry } from "./entry.js";
 import { workDirIsContainerDefault } from "./create-options.js";
 import { Heartbeat } from "../heartbeat.js";
+import { startDockerTty } from "./tty-command.js";
 
 const SIGKILL = 9;
 
@@ -19,11 +20,12 @@ export async function startDocker(container: ExecutorContainer, entry: DockerEnt
   for (const [k, v] of Object.entries(spec.env)) {
     if (k === "" || k.includes("=") || k.includes("\0") || v.includes("\0")) throw new ExecError("INVALID", `env: invalid variable ${JSON.stringify(k)}`);
   }
-  const agent = await container.acquire();
   // Commands start in the container's working directory, which is default_work_dir unless
   // that is a mount point (see workDirIsContainerDefault); elsewhere they cd.
   const inDefault = spec.cwd === entry.default_work_dir && workDirIsContainerDefault(entry);
   const cwd = spec.cwd !== undefined && !inDefault ? spec.cwd : undefined;
+  if (spec.pty) return startDockerTty(container, { ...spec, pty: spec.pty }, cwd, entry);
+  const agent = await container.acquire();
   const run = agent.begin(spec.argv, spec.env, cwd);
   const startedAt = Date.now();
   // A daemon that stops answering under the command (also before its start header came).

@@ -70,6 +70,7 @@ export async function openDocker(entry: DockerEntry): Promise<ExecutorBackend> {
     await ensureImage(docker, entry, host);
     const container = new ExecutorContainer(docker, entry, host.url, requestTimeoutMs(entry));
     return {
+      terminals: true,
       spawn: (spec) => startDocker(container, entry, spec),
       release: () => container.release().finally(() => transport.ssh?.close()),
     };

@@ -16,6 +16,7 @@ export class IncusBackend implements ExecutorBackend {
   private readonly pool: WarmPool;
   private readonly guard: ExecutorGuard;
   private released = false;
+  readonly terminals = true;
 
   constructor(
     private readonly client: IncusClient,
@@ -50,7 +51,8 @@ export class IncusBackend implements ExecutorBackend {
 
   /** Run `spec` in a warm session when there is one; undefined = start it the normal way. */
   private async startWarm(spec: CommandSpec, guard: string): Promise<IncusCommand | undefined> {
-    if (!this.ctx.wrap) return undefined;
+    // Warm sessions are not interactive: a terminal command gets an exec of its own.
+    if (!this.ctx.wrap || spec.pty) return undefined;
     const token = newToken();
     const line = warmLine(spec.argv, spec.cwd, spec.env, token, guard);
     if (line === undefined) return undefined;

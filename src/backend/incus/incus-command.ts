@@ -1,6 +1,9 @@
 /**
- * A command running in an Incus instance: one exec operation (wait-for-websocket, not
- * interactive) with websockets for stdin, stdout, stderr and control.
+ * A command running in an Incus instance: one exec operation (wait-for-websocket) with
+ * websockets for stdin, stdout, stderr and control. A terminal command (CommandSpec.pty) is
+ * an interactive exec instead: one data websocket carries the terminal both ways (its output
+ * is stdout, stderr stays empty; the wrapper's marker and records come on it too), and the
+ * control socket also resizes the terminal (window-resize).
  *
  * Start: POST exec, then at once and in parallel connect the four websockets (the server
  * runs the command when 0, 1 and 2 are connected and gives up after a few seconds) and
@@ -19,7 +22,7 @@ import { finished } from "node:stream/promises";
 import WebSocket from "ws";
 import { RingReads } from "./ring-reads.js";
 import { ExecError } from "../../errors.js";
-import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
+import type { CommandSpec, ExitInfo, PtySpec, RunningCommand } from "../contract.js";
 import { signalName } from "../../process/signals.js";
 import type { IncusClient } from "./client.js";
 import { apiError, transportError } from "./errors.js";
@@ -42,15 +45,23 @@ export interface IncusExecContext {
 }
 
 const FDS = ["0", "1", "2", "control"] as const;
+/** An interactive exec's websockets: "0" carries the terminal both ways. */
+const PTY_FDS = ["0", "control"] as const;
 type Fd = (typeof FDS)[number];
+/** "\x04": the keyboard's EOF, what closing stdin means on a terminal. */
+const EOT = Buffer.from([4]);
 const STDIN_FRAME = 1024 * 1024;
 const DISPOSE_WAIT_MS = 5000;
 /** Signals the wrapper's stage 2 lives through (caught, ignored, stop/continue); any other one sent may kill it. */
 const WRAPPER_SURVIVES = new Set([1, 2, 3, 10, 12, 14, 15, 17, 18, 19, 20, 21, 22, 23, 28]);
 
-/** The POST body of an exec (wait-for-websocket, not interactive). */
-function execBody(ctx: IncusExecContext, command: string[], env: Record<string, string>, cwd: string | undefined): Record<string, unknown> {
-  const body: Record<string, unknown> = { command, environment: env, "wait-for-websocket": true, interactive: false };
+/** The POST body of an exec (wait-for-websocket; interactive on a terminal). */
+function execBody(ctx: IncusExecContext, command: string[], env: Record<string, string>, cwd: string | undefined, pty?: PtySpec): Record<string, unknown> {
+  const body: Record<string, unknown> = { command, environment: env, "wait-for-websocket": true, interactive: pty !== undefined };
+  if (pty) {
+    body.width = pty.cols;
+    body.height = pty.rows;
+  }
   if (cwd !== undefined) body.cwd = cwd;
   if (ctx.user !== undefined) body.user = ctx.user;
   if (ctx.group !== undefined) body.group = ctx.group;
@@ -60,7 +71,7 @@ function execBody(ctx: IncusExecContext, command: string[], env: Record<string, 
 async function postExec(ctx: IncusExecContext, body: Record<string, unknown>, what: string): Promise<IncusCommand> {
   const env = await ctx.client.call("POST", `/1.0/instances/${encodeURIComponent(ctx.instance)}/exec`, what, { body });
   const fds = (env.metadata?.metadata?.fds ?? {}) as Partial<Record<Fd, string>>;
-  return new IncusCommand(ctx, operationId(env), fds, what);
+  return new IncusCommand(ctx, operationId(env), fds, what, body.interactive === true);
 }
 
 function describe(ctx: IncusExecContext, argv0: string | undefined): string {
@@ -71,8 +82,10 @@ function describe(ctx: IncusExecContext, argv0: string | undefined): string {
 export async function startIncusCommand(ctx: IncusExecContext, spec: CommandSpec, guard = ""): Promise<IncusCommand> {
   const what = describe(ctx, spec.argv[0]);
   const token = ctx.wrap ? newToken() : undefined;
-  const command = token !== undefined ? wrapArgv(spec.argv, spec.cwd, spec.env, token, guard) : spec.argv;
-  const cmd = await postExec(ctx, execBody(ctx, command, spec.env, spec.cwd), what);
+  // Incus sets TERM for an interactive exec only from the instance's config: set it here.
+  const env = spec.pty && !("TERM" in spec.env) ? { ...spec.env, TERM: spec.pty.term } : spec.env;
+  const command = token !== undefined ? wrapArgv(spec.argv, spec.cwd, env, token, guard) : spec.argv;
+  const cmd = await postExec(ctx, execBody(ctx, command, env, spec.cwd, spec.pty), what);
   cmd.bind(spec, token);
   await cmd.started();
   return cmd;
@@ -127,6 +140,8 @@ export class IncusCommand implements RunningCommand {
     readonly operation: string,
     fds: Partial<Record<Fd, string>>,
     private what: string,
+    /** An interactive exec: a terminal on the one data socket "0". */
+    private readonly pty = false,
   ) {
     const client = ctx.client;
     // 1. The operation wait, started before anything can finish.
@@ -138,11 +153,11 @@ export class IncusCommand implements RunningCommand {
     const sockets = {} as Record<Fd, WebSocket>;
     const rings: Partial<Record<Fd, RingReads>> = {};
     const opened: Promise<void>[] = [];
-    for (const fd of FDS) {
+    for (const fd of pty ? PTY_FDS : FDS) {
       const secret = fds[fd];
       if (secret === undefined) throw new ExecError("INTERNAL", `${what}: Incus gave no websocket for fd ${fd}`);
       // Output sockets read into reused buffers (ring-reads.ts); WsOutput tells them what is consumed.
-      const ring = fd === "1" || fd === "2" ? new RingReads() : undefined;
+      const ring = fd === "1" || fd === "2" || (pty && fd === "0") ? new RingReads() : undefined;
       if (ring) rings[fd] = ring;
       const ws = client.websocket(operation, secret, ring);
       sockets[fd] = ws;
@@ -159,8 +174,15 @@ export class IncusCommand implements RunningCommand {
     let settleMarker!: () => void;
     this.markerSeen = new Promise<void>((resolve) => (settleMarker = resolve));
     this.childSeen = new Promise<void>((resolve) => (this.settleChild = resolve));
-    this.stdout = new WsOutput(sockets["1"], rings["1"]);
-    this.stderr = new WsOutput(sockets["2"], rings["2"]);
+    this.stdout = pty ? new WsOutput(sockets["0"], rings["0"]) : new WsOutput(sockets["1"], rings["1"]);
+    this.stderr = pty ? new WsOutput(undefined) : new WsOutput(sockets["2"], rings["2"]);
+    if (pty) {
+      this.stderr.endAfter(this.stdout);
+      // The server's end frame on the terminal: it also waits for ours (EOF of the keyboard side) before the operation ends.
+      sockets["0"].on("message", (_d: Buffer, isBinary: boolean) => {
+        if (!isBinary && sockets["0"].readyState === WebSocket.OPEN) sockets["0"].send("", { binary: false });
+      });
+    }
     // A daemon that goes silent under the command: ask it something; no answer ends the command.
     this.heartbeat = new Heartbeat(
       client.timeoutMs,
@@ -169,9 +191,9 @@ export class IncusCommand implements RunningCommand {
     );
     for (const out of [this.stdout, this.stderr]) out.onActivity = () => this.heartbeat.touch();
     this.stdout.judge = (how) => this.judge("out", how);
-    this.stderr.judge = (how) => this.judge("err", how);
+    if (!pty) this.stderr.judge = (how) => this.judge("err", how);
     if (ctx.wrap) {
-      this.stderr.addFilter(
+      (pty ? this.stdout : this.stderr).addFilter(
         new MarkerParser((m) => {
           this.marker = m;
           settleMarker();
@@ -204,7 +226,7 @@ export class IncusCommand implements RunningCommand {
     this.what = describe(this.ctx, spec.argv[0]);
     if (token === undefined) return;
     this.stdout.addFilter(new TokenFilter(token, (r) => this.onRecord("out", r)));
-    this.stderr.addFilter(new TokenFilter(token, (r) => this.onRecord("err", r)));
+    if (!this.pty) this.stderr.addFilter(new TokenFilter(token, (r) => this.onRecord("err", r)));
   }
 
   private onRecord(stream: "out" | "err", r: TokenRecord): void {
@@ -214,6 +236,8 @@ export class IncusCommand implements RunningCommand {
       return;
     }
     this.outputEnded[stream] = true;
+    // A terminal carries both end records; the first one follows all output.
+    if (this.pty) this.outputEnded.err = true;
     if (this.outputEnded.out && this.outputEnded.err) void this.ack();
   }
 
@@ -442,9 +466,23 @@ export class IncusCommand implements RunningCommand {
 
   async closeStdin(): Promise<void> {
     if (this.stdinClosed) return;
+    // A terminal cannot be half-closed (an EOF frame would end the data socket): EOF is ^D.
+    if (this.pty) {
+      await this.writeStdin(EOT).catch(() => {});
+      this.stdinClosed = true;
+      return;
+    }
     this.stdinClosed = true;
     const ws = this.sockets["0"];
     if (ws.readyState === WebSocket.OPEN) ws.send("", { binary: false }); // empty text frame = EOF
+  }
+
+  /** The control socket's window-resize: Incus resizes the terminal, the command gets SIGWINCH. */
+  async resize(rows: number, cols: number): Promise<void> {
+    if (this.done || !this.pty) return;
+    const ws = this.sockets.control;
+    if (ws.readyState !== WebSocket.OPEN) throw new ExecError("CLOSED", `cannot resize the terminal of ${this.spec?.argv[0]}: its control connection is closed`);
+    ws.send(JSON.stringify({ command: "window-resize", args: { width: String(cols), height: String(rows) } }));
   }
 
   private sendControl(signo: number): boolean {
@@ -509,7 +547,7 @@ export class IncusCommand implements RunningCommand {
   }
 
   private closeSockets(): void {
-    for (const fd of FDS) {
+    for (const fd of this.pty ? PTY_FDS : FDS) {
       const ws = this.sockets[fd];
       if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.terminate();
     }

@@ -21,9 +21,6 @@ import { SLOT, SLOTS } from "../../constants.js";
 /** A read at least this big means bulk output (Incus sends 32 KiB messages). */
 const BULK_READ = 16 * 1024;
 
-/** Reads so far, process-wide, by where they went (for tests and benchmarks). */
-export const ringReadCounts = { ring: 0, fresh: 0 };
-
 export class RingReads {
   private readonly slots = new SlotRing();
   private socket: Socket | undefined;
@@ -86,7 +83,7 @@ export class RingReads {
   }
 
   /** Give back the oldest slots that nothing refers to any more (always in order). */
-  private release(): void {
+  private giveBackUnused(): void {
     for (let slot = this.slots.oldest; slot >= 0; slot = this.slots.oldest) {
       if (this.outstanding[slot]! > 0 || this.slotEnd[slot]! > this.tracker.incompleteFrom) return;
       this.slots.giveBack();
@@ -96,13 +93,9 @@ export class RingReads {
   private nextBuffer(): Buffer {
     this.reserved = -1;
     if (!this.bulk) return Buffer.allocUnsafeSlow(SLOT);
-    this.release();
+    this.giveBackUnused();
     const slot = this.slots.take();
-    if (slot < 0) {
-      ringReadCounts.fresh++;
-      return Buffer.allocUnsafeSlow(SLOT);
-    }
-    ringReadCounts.ring++;
+    if (slot < 0) return Buffer.allocUnsafeSlow(SLOT);
     this.reserved = slot;
     this.outstanding[slot] = 0;
     this.slotEnd[slot] = Infinity; // until read into

@@ -183,7 +183,8 @@ export class MarkerParser {
       this.pending = Buffer.from(buf); // a copy: the chunk's memory may be read into again (ring-reads.ts)
       return Buffer.alloc(0);
     }
-    const line = buf.subarray(prefix.length, nl).toString("latin1");
+    // On a terminal the line ends "\r\n" (the line discipline's output processing).
+    const line = buf.subarray(prefix.length, nl).toString("latin1").replace(/\r$/, "");
     const rest = buf.subarray(nl + 1);
     if (line === NO_CWD) return this.settle({ kind: "nocwd" }, rest);
     const m = /^(\d+) ([gp])$/.exec(line);

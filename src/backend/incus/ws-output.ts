@@ -32,15 +32,21 @@ export class WsOutput extends Readable {
   /** Bytes came in (for the heartbeat). */
   onActivity: (() => void) | undefined;
   private readonly filters: StreamFilter[] = [];
+  /** Streams that end when this one has ended (endAfter). */
+  private readonly followers: WsOutput[] = [];
+  /** The end (push(null)) happened; `ended` is set earlier, while the verdict may still be awaited. */
+  private over = false;
   /** With a ring (ring-reads.ts): the reader is done with the next `bytes` handed on (ByteSource). */
   readonly consumed?: (bytes: number) => void;
 
+  /** `ws` undefined: a stream with no socket of its own (stderr of a terminal), ended by endAfter(). */
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: WebSocket | undefined,
     private readonly ring?: RingReads,
   ) {
     super({ highWaterMark: 256 * 1024 });
     if (ring) this.consumed = (bytes) => ring.consumed(bytes);
+    if (!ws) return;
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       this.onActivity?.();
       if (this.ended) return;
@@ -76,7 +82,13 @@ export class WsOutput extends Readable {
   }
 
   override _read(): void {
-    if (this.ws.isPaused) this.ws.resume();
+    if (this.ws?.isPaused) this.ws.resume();
+  }
+
+  /** End (empty) when `other` ends, as it ends: a loss there is a loss here. */
+  endAfter(other: WsOutput): void {
+    if (other.over) this.finish("frame", other.failure);
+    else other.followers.push(this);
   }
 
   private finish(how: EndHow, error?: Error): void {
@@ -93,6 +105,8 @@ export class WsOutput extends Readable {
     const end = (failure: Error | undefined) => {
       this.failure ??= failure;
       this.push(null);
+      this.over = true;
+      for (const f of this.followers) f.finish("frame", this.failure);
     };
     if (verdict instanceof Promise) void verdict.then(end, (e: Error) => end(e));
     else end(verdict);

@@ -8,16 +8,48 @@
  * GROUP_PRUNE_MS and forgotten as soon as it is empty.
  */
 import { constants } from "node:os";
-import { forgetGroup, watchGroup } from "./watchdog.js";
+import { readdirSync, readFileSync } from "node:fs";
+import { forgetGroup, forgetSession, watchGroup, watchSession } from "./watchdog.js";
 import { GROUP_PRUNE_MS } from "../../constants.js";
 
 export class CommandGroups {
   private readonly lingering = new Set<number>();
+  /** Sessions of terminal commands whose leader exited while other programs of theirs remain. */
+  private readonly lingeringSessions = new Set<number>();
+  /** Sessions whose leader runs: their id is ours for sure. */
+  private readonly runningSessions = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
 
   /** A command started as the leader of group `pgid`. */
   started(pgid: number): void {
     watchGroup(pgid);
+  }
+
+  /** A command started as the leader of session `sid` (a terminal): its programs may make groups of their own. */
+  sessionStarted(sid: number): void {
+    this.runningSessions.add(sid);
+    watchGroup(sid);
+    watchSession(sid);
+  }
+
+  /** The session's leader was reaped: keep the session while programs of it remain. */
+  sessionLeaderExited(sid: number): void {
+    this.runningSessions.delete(sid);
+    this.leaderExited(sid);
+    if (sessionGroups(sid).length === 0) return forgetSession(sid);
+    this.lingeringSessions.add(sid);
+    this.timer ??= setInterval(() => this.prune(), GROUP_PRUNE_MS).unref();
+  }
+
+  /**
+   * Kill every group of the session (dispose); the session's id may then be reused. A session
+   * already found empty is not looked for again: its id may name someone else's by now.
+   */
+  killSession(sid: number): void {
+    if (this.runningSessions.delete(sid) || this.lingeringSessions.has(sid)) killGroups(sessionGroups(sid));
+    this.lingeringSessions.delete(sid);
+    forgetSession(sid);
+    this.killed(sid);
   }
 
   /** The leader was reaped: keep the group while members remain. */
@@ -47,6 +79,7 @@ export class CommandGroups {
       forgetGroup(pgid);
     }
     this.lingering.clear();
+    for (const sid of this.lingeringSessions) this.killSession(sid);
     this.stopTimer();
   }
 
@@ -56,7 +89,12 @@ export class CommandGroups {
       this.lingering.delete(pgid);
       forgetGroup(pgid);
     }
-    if (this.lingering.size === 0) this.stopTimer();
+    for (const sid of this.lingeringSessions) {
+      if (sessionGroups(sid).length > 0) continue;
+      this.lingeringSessions.delete(sid);
+      forgetSession(sid);
+    }
+    if (this.lingering.size === 0 && this.lingeringSessions.size === 0) this.stopTimer();
   }
 
   private stopTimer(): void {
@@ -72,5 +110,38 @@ function hasMembers(pgid: number): boolean {
     return true;
   } catch {
     return false; // ESRCH: empty; EPERM: only processes that are not ours to kill
+  }
+}
+
+/** The process groups that have a member in session `sid` (Linux /proc; none found elsewhere). */
+function sessionGroups(sid: number): number[] {
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [];
+  }
+  const found = new Set<number>();
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp session …; comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[3]) === sid && !fields[0]!.startsWith("Z")) found.add(Number(fields[2]));
+  }
+  return [...found];
+}
+
+function killGroups(pgids: number[]): void {
+  for (const pgid of pgids) {
+    try {
+      process.kill(-pgid, constants.signals.SIGKILL);
+    } catch {
+      /* gone meanwhile, or not ours */
+    }
   }
 }

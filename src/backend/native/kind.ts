@@ -24,6 +24,7 @@ export const nativeKind: BackendKind<Entry> = {
     const groups = new CommandGroups();
     let released = false;
     return {
+      terminals: true,
       spawn: (spec) => startNative(execa, spec, groups),
       release: async () => {
         if (released) return;

@@ -11,6 +11,7 @@ import type { RecyclingReader } from "./recycling-reader.js";
 import type { StdoutPair } from "./socket-pairs.js";
 import { noteStdout, stdoutPair } from "./stdout-route.js";
 import { CommandGroups } from "./groups.js";
+import { startPty } from "./pty-command.js";
 
 type Subprocess = ResultPromise<{ buffer: false; reject: false; detached: true }>;
 type Execa = (typeof import("execa"))["execa"];
@@ -24,6 +25,7 @@ type Execa = (typeof import("execa"))["execa"];
  */
 export function startNative(execa: Execa, spec: CommandSpec, groups: CommandGroups = new CommandGroups()): RunningCommand | Promise<RunningCommand> {
   if (spec.cwd !== undefined && !isDirectory(spec.cwd)) throw new ExecError("NOT_FOUND", `work_dir ${spec.cwd} does not exist`);
+  if (spec.pty) return startPty(spec, groups);
   const pair = stdoutPair();
   return pair ? pair.then((p) => spawnWith(execa, spec, p, groups)) : spawnWith(execa, spec, undefined, groups);
 }

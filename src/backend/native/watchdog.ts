@@ -5,7 +5,8 @@
  * One small shell process per host process, started with the first native executor, in a
  * session of its own (terminal signals and a kill of the host's group do not reach it). It
  * reads `+PGID` / `-PGID` lines on stdin — the process groups of native commands that may
- * still have members — and when stdin reaches EOF, which the kernel causes when the host
+ * still have members — and `+SSID` / `-SSID` lines — the sessions of commands on a terminal,
+ * whose programs may have made groups of their own (a shell's jobs) — and when stdin reaches EOF, which the kernel causes when the host
  * dies (the write end lives in the host only: Node opens it close-on-exec), it SIGKILLs every
  * group still listed and exits. A host that ends normally has an empty list by then.
  *
@@ -18,13 +19,18 @@ import { spawn, type ChildProcess } from "node:child_process";
 const SCRIPT = [
   "trap '' INT HUP TERM QUIT PIPE USR1 USR2 ALRM",
   "l=",
+  "s=",
   "while IFS= read -r x; do",
   '  case $x in',
+  '    +S*) s="$s ${x#+S}" ;;',
+  '    -S*) n=; for p in $s; do [ "$p" = "${x#-S}" ] || n="$n $p"; done; s=$n ;;',
   '    +*) l="$l ${x#+}" ;;',
   '    -*) n=; for p in $l; do [ "$p" = "${x#-}" ] || n="$n $p"; done; l=$n ;;',
   "  esac",
   "done",
   'for p in $l; do kill -9 -"$p" 2>/dev/null; done',
+  // A terminal's session: every group in it (after ")": state ppid pgrp session).
+  'if [ -n "$s" ]; then for f in /proc/[0-9]*/stat; do read -r x <"$f" 2>/dev/null || continue; x=${x##*) }; set -- $x; for p in $s; do [ "$4" = "$p" ] && kill -9 -"$3" 2>/dev/null; done; done; fi',
 ].join("\n");
 
 /** argv[0] of the watchdog's shell: how tests and `ps` tell it apart. */
@@ -32,6 +38,8 @@ export const WATCHDOG_NAME = "moonexec-watchdog";
 
 /** Every group listed with the watchdog now (re-sent to a new one if it died). */
 const groups = new Set<number>();
+/** Every session listed with the watchdog now. */
+const sessions = new Set<number>();
 let dog: ChildProcess | undefined;
 
 function start(): ChildProcess | undefined {
@@ -49,7 +57,7 @@ function start(): ChildProcess | undefined {
   // The watchdog must not keep the host's event loop alive.
   child.unref();
   (child.stdin as unknown as { unref?: () => void }).unref?.();
-  if (groups.size > 0) child.stdin!.write([...groups].map((g) => `+${g}\n`).join(""));
+  if (groups.size + sessions.size > 0) child.stdin!.write([...groups].map((g) => `+${g}\n`).join("") + [...sessions].map((g) => `+S${g}\n`).join(""));
   return child;
 }
 
@@ -76,9 +84,22 @@ export function forgetGroup(pgid: number): void {
   send(`-${pgid}\n`);
 }
 
+/** A terminal's session exists: kill every group in it if the host dies. */
+export function watchSession(sid: number): void {
+  if (sessions.has(sid)) return;
+  sessions.add(sid);
+  send(`+S${sid}\n`);
+}
+
+/** The session is empty (or killed): its id may be reused. */
+export function forgetSession(sid: number): void {
+  if (!sessions.delete(sid)) return;
+  send(`-S${sid}\n`);
+}
+
 /** How many groups the watchdog holds now (soak: must not grow). */
 export function watchedGroups(): number {
-  return groups.size;
+  return groups.size + sessions.size;
 }
 
 /** The pid of the watchdog process, if one runs (tests). */

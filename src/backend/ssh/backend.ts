@@ -8,6 +8,7 @@ import { pullFile, pushFile, type PushOptions } from "./files.js";
 export class SshBackend implements ExecutorBackend {
   private readonly live = new Set<SshCommand>();
   private released = false;
+  readonly terminals = true;
 
   constructor(private readonly pool: SshPool) {}
 

@@ -1,6 +1,7 @@
 /**
- * A command running over SSH: one exec session (no pty, so stdout and stderr stay apart and
- * byte-exact) started through the wrapper of wrapper.ts.
+ * A command running over SSH: one exec session started through the wrapper of wrapper.ts.
+ * Without a pty stdout and stderr stay apart and byte-exact; with one (CommandSpec.pty: the
+ * session's pty request) the terminal merges them into stdout, the wrapper's marker included.
  *
  * Output ends normally only when the server sent EOF on the channel (it has sent every
  * byte); a channel that closes without it — the connection dropped — fails both streams
@@ -18,6 +19,8 @@ import type { SshConnection, SshPool } from "./pool.js";
 import { commandLine, spareCommandLine } from "./wrapper.js";
 
 const DISPOSE_WAIT_MS = 5000;
+/** "\x04": the keyboard's EOF, what closing stdin means on a terminal. */
+const EOT = Buffer.from([4]);
 const SIGNALS = constants.signals as Record<string, number>;
 
 /** stdout or stderr of the channel, ending only on the server's EOF (else failing). */
@@ -103,8 +106,8 @@ export class SshCommand implements RunningCommand {
       settleMarker();
     });
     ch.stderr.on("data", (c: Buffer) => (this.stderrBytes += c.length));
-    this.stdout = new ChannelOutput(ch, this);
-    this.stderr = new ChannelOutput(ch.stderr as Readable, this, parser);
+    this.stdout = new ChannelOutput(ch, this, spec.pty ? parser : undefined);
+    this.stderr = new ChannelOutput(ch.stderr as Readable, this, spec.pty ? undefined : parser);
     const closed = new Promise<void>((r) =>
       ch.once("close", () => {
         this.channelClosed = true;
@@ -191,8 +194,16 @@ export class SshCommand implements RunningCommand {
 
   async closeStdin(): Promise<void> {
     if (this.stdinClosed) return;
+    // A terminal cannot be half-closed (sshd keeps the pty open): EOF is the keyboard's ^D.
+    if (this.spec.pty) await this.writeStdin(EOT).catch(() => {});
     this.stdinClosed = true;
-    if (!this.channelClosed) this.ch.end();
+    if (!this.channelClosed && !this.spec.pty) this.ch.end();
+  }
+
+  /** The session's window-change request: sshd resizes the pty, the command gets SIGWINCH. */
+  async resize(rows: number, cols: number): Promise<void> {
+    if (this.channelClosed) return;
+    this.ch.setWindow(rows, cols, 0, 0);
   }
 
   async signal(signo: number): Promise<void> {
@@ -234,7 +245,8 @@ export class SshCommand implements RunningCommand {
 
 /** Start `spec` on a connection of the pool (a spare session when one is ready); resolves once it runs. */
 export async function startSshCommand(pool: SshPool, spec: CommandSpec): Promise<SshCommand> {
-  for (let spare = await pool.takeSpare(); spare; spare = await pool.takeSpare()) {
+  // Spares run without a pty: a terminal command gets a session of its own.
+  for (let spare = spec.pty ? undefined : await pool.takeSpare(); spare; spare = await pool.takeSpare()) {
     const { conn, ch } = spare;
     const cmd = new SshCommand(conn, ch, () => conn.sessionEnded(), spec);
     ch.write(spareCommandLine(spec.argv, spec.cwd, spec.env));
@@ -244,11 +256,15 @@ export async function startSshCommand(pool: SshPool, spec: CommandSpec): Promise
     // way): nothing of the command ran, so it may start elsewhere.
     await cmd.dispose();
   }
-  const line = commandLine(spec.argv, spec.cwd, spec.env);
+  const pty = spec.pty;
+  // sshd sets TERM from the pty request, but the wrapper's env -i drops it: pass it on.
+  const env = pty && !("TERM" in spec.env) ? { ...spec.env, TERM: pty.term } : spec.env;
+  const line = commandLine(spec.argv, spec.cwd, env);
+  const options = pty ? { pty: { term: pty.term, rows: pty.rows, cols: pty.cols, width: 0, height: 0 } } : {};
   const { conn, value: cmd } = await pool.session(
     (conn) =>
       new Promise<SshCommand>((resolve, reject) => {
-        conn.client.exec(line, (err, ch) => {
+        conn.client.exec(line, options, (err, ch) => {
           if (err) return reject(err);
           // The release runs when the channel closes (see SshCommand).
           resolve(new SshCommand(conn, ch, () => conn.sessionEnded(), spec));

@@ -25,11 +25,8 @@
  * When its stdin ends — the connection closed, or the host died — it SIGKILLs every target
  * it still watches, so no remote command outlives its connection.
  */
+import { shQuote, shQuoter } from "../../process/sh-quote.js";
 
-/** Quote one word for a Bourne shell. Newlines stay literal inside the quotes. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 const START =
   `c=$1; shift; ` +
@@ -40,7 +37,7 @@ const START =
 
 /** The exec request line for one command. */
 export function commandLine(argv: string[], cwd: string | undefined, env: Record<string, string>): string {
-  return ["exec", "/bin/sh", "-c", shq(START), "moonexec", ...words(argv, cwd, env).map(shq)].join(" ");
+  return ["exec", "/bin/sh", "-c", shQuote(START), "moonexec", ...words(argv, cwd, env).map(shQuote)].join(" ");
 }
 
 /** START's arguments: the work directory, the variables, the command. */
@@ -66,10 +63,8 @@ export function spareLine(): string {
   return SPARE;
 }
 
-/** Quote one word for the spare's eval: no newline may stay literal. */
-function shqLine(s: string): string {
-  return shq(s).replace(/\n/g, `'"$n"'`);
-}
+/** Quote one word for the spare's eval: no newline may stay literal (SPARE holds one in $n). */
+const shqLine = shQuoter("n");
 
 /** The line a spare session reads (with its newline): START run on the command's words. */
 export function spareCommandLine(argv: string[], cwd: string | undefined, env: Record<string, string>): string {
@@ -89,5 +84,5 @@ const WATCHER =
 
 /** The exec request line of the per-connection watcher. */
 export function watcherLine(): string {
-  return `exec /bin/sh -c ${shq(WATCHER)}`;
+  return `exec /bin/sh -c ${shQuote(WATCHER)}`;
 }
