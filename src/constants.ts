@@ -80,3 +80,6 @@ export const PTY_DRAIN_MS = 10;
 
 /** Lua stack slots on fengari: its stack grows slowly, so deep recursion at Lua's usual 1e6 takes many seconds to fail. */
 export const FENGARI_MAX_STACK = 100_000;
+
+/** Seconds before a container's creation (our clock) from which its daemon's event log is read: room for a remote daemon's clock being behind. */
+export const EVENT_CLOCK_SLACK_S = 300;

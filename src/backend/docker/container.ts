@@ -12,6 +12,7 @@ import { FrameDemux } from "./demux.js";
 import { daemonMessage, dockerError, statusOf } from "./errors.js";
 import { Agent } from "./agent.js";
 import { noAnswer, withDeadline } from "../request-timeout.js";
+import { EVENT_CLOCK_SLACK_S } from "../../constants.js";
 
 /**
  * Container create/start/kill/remove run real work in the daemon (and take seconds on a
@@ -32,6 +33,8 @@ export class ExecutorContainer {
   private readonly agents = new Set<Agent>();
   private released = false;
   private gone: string | undefined;
+  /** When the current container was created (our clock): where its event log starts. */
+  private startedAt = 0;
 
   constructor(
     private readonly docker: Dockerode,
@@ -92,6 +95,7 @@ export class ExecutorContainer {
 
   private async create(): Promise<Dockerode.Container> {
     let container: Dockerode.Container;
+    this.startedAt = Date.now();
     try {
       container = await this.slowDeadline("POST /containers/create", (abortSignal) => this.docker.createContainer({ ...createOptions(this.entry), abortSignal } as Dockerode.ContainerCreateOptions));
     } catch (e) {
@@ -178,7 +182,10 @@ export class ExecutorContainer {
       } catch (e) {
         if (statusOf(e) !== 404) return "lost";
         this.markGone();
-        return sawRunning ? "lost" : "gone";
+        if (sawRunning) return "lost";
+        // Already removed (AutoRemove): how it died is still in the daemon's event log.
+        const code = await this.exitCodeOnRecord(container.id).catch(() => undefined);
+        return code === 0 ? "lost" : "gone";
       }
       if (st.Status === "exited" || st.Status === "dead" || st.Status === "removing" || !st.Running) {
         this.markGone();
@@ -188,6 +195,31 @@ export class ExecutorContainer {
       await new Promise((r) => setTimeout(r, 100));
     }
     return "lost";
+  }
+
+  /**
+   * The exit code in the container's "die" event, or undefined when the daemon no longer has
+   * it. Asks up to a second past now: the event log is read to that point, then the answer ends.
+   */
+  private async exitCodeOnRecord(id: string): Promise<number | undefined> {
+    const since = Math.floor(this.startedAt / 1000) - EVENT_CLOCK_SLACK_S;
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const text = await this.deadline(`GET /events (container ${id.slice(0, 12)})`, async (abortSignal) => {
+      const body = (await this.docker.getEvents({
+        since,
+        until,
+        filters: { type: ["container"], container: [id], event: ["die"] },
+        abortSignal,
+      } as Dockerode.GetEventsOptions)) as unknown as NodeJS.ReadableStream;
+      let all = "";
+      for await (const piece of body) all += String(piece);
+      return all;
+    });
+    for (const line of text.split("\n")) {
+      const code = line.trim() ? (JSON.parse(line) as { Actor?: { Attributes?: { exitCode?: string } } }).Actor?.Attributes?.exitCode : undefined;
+      if (code !== undefined && /^\d+$/.test(code)) return Number(code);
+    }
+    return undefined;
   }
 
   private markGone(): void {
