@@ -8,7 +8,7 @@ import { execFile, spawn } from "node:child_process";
 import { join } from "node:path";
 import { BIN, ROOT, startCli, tempDir } from "../helpers/cli.js";
 import { gone, running } from "../helpers/procs.js";
-import { FENGARI } from "../helpers/engine.js";
+import { FENGARI, describeOnWasmoon } from "../helpers/engine.js";
 
 /** Lua 5.3 (fengari) has no to-be-closed variables (a syntax error there, see lua-standard): those cases are 5.4 only. */
 function forEngine(cases: Record<string, string>): Record<string, string> {
@@ -95,7 +95,7 @@ describe("host.cancel()", () => {
 });
 
 // fengari takes no memory limit (refused before anything runs: sandbox-escape, engines tests).
-describe.skipIf(FENGARI)("memory limit", () => {
+describeOnWasmoon("memory limit", () => {
   const GROW = `local t = {} while true do t[#t + 1] = ("x"):rep(1000) .. #t end`;
   for (const [name, source] of Object.entries({
     "main chunk": GROW,

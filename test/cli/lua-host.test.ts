@@ -1,6 +1,6 @@
 /** The Lua host itself: blocking calls everywhere, errors, sandbox, limits, require, CLI exit codes. */
 import { describe, expect, it } from "vitest";
-import { FENGARI } from "../helpers/engine.js";
+import { onWasmoon, onFengari } from "../helpers/engine.js";
 import { runCli, runLua, tempDir } from "../helpers/cli.js";
 
 const prologue = `local exec = require("exec")\nlocal sh = assert(exec.get("local:shell"))\n`;
@@ -211,20 +211,20 @@ describe("sandbox", () => {
     expect(r.stderr).toContain("time limit of 1s exceeded");
   });
 
-  it.runIf(FENGARI)("--memory-limit on fengari is a usage error naming the flag and the engine, before anything runs", async () => {
+  onFengari("--memory-limit on fengari is a usage error naming the flag and the engine, before anything runs", async () => {
     const r = await runLua(`print("ran")`, { cliArgs: ["--memory-limit", "64M"] });
     expect(r.stdout.toString()).toBe("");
     expect(r.stderr).toContain("--memory-limit: the fengari engine cannot count the Lua heap");
     expect(r.code).toBe(2);
   });
 
-  it.skipIf(FENGARI)("stops an allocation bomb at the memory limit and survives", async () => {
+  onWasmoon("stops an allocation bomb at the memory limit and survives", async () => {
     const r = await runLua(`local t = {} local s = "x" while true do s = s .. s t[#t+1] = s end`, { cliArgs: ["--memory-limit", "64M"] });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("not enough memory");
   });
 
-  it.skipIf(FENGARI)("a script can catch running out of memory and carry on", async () => {
+  onWasmoon("a script can catch running out of memory and carry on", async () => {
     const r = await runLua(`local ok, err = pcall(function() local s = "x" while true do s = s .. s end end)\ncollectgarbage()\nprint(ok, err)`, {
       cliArgs: ["--memory-limit", "64M"],
     });

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "no
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, tempDir, BIN } from "../helpers/cli.js";
-import { FENGARI, NATIVE_SRC, NATIVE_WHAT } from "../helpers/engine.js";
+import { FENGARI, NATIVE_SRC, NATIVE_WHAT, onWasmoon, onFengari } from "../helpers/engine.js";
 
 const T = 30_000;
 /** The reference interpreter: lua5.4 for wasmoon; fengari is Lua 5.3, where its expectations are written out. */
@@ -135,7 +135,7 @@ describe("load, coroutines, io", () => {
     await same({ "main.lua": `print(load("return 1", "x", "b"))\nprint(load("return 2", "x", "t")())\nprint(load("return 3", "x", "bt")())` }, "nil\tattempt to load a text chunk (mode is 'b')\n2\n3\n");
   }, T);
 
-  it.runIf(FENGARI)("to-be-closed variables are a syntax error on fengari (Lua 5.3), not ignored", async () => {
+  onFengari("to-be-closed variables are a syntax error on fengari (Lua 5.3), not ignored", async () => {
     const dir = tempDir({ "main.lua": `local x <close> = nil\nprint("ran")` });
     const r = await runCli(["run", "main.lua"], { cwd: dir });
     expect(r.stdout.toString()).toBe("");
@@ -143,7 +143,7 @@ describe("load, coroutines, io", () => {
     expect(r.code).toBe(1);
   }, T);
 
-  it.skipIf(FENGARI)("coroutine.wrap: an error raised by __close propagates", async () => {
+  onWasmoon("coroutine.wrap: an error raised by __close propagates", async () => {
     await same(
       {
         "main.lua": `local w = coroutine.wrap(function()

@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { onHost, failure } from "../helpers/sandbox-host.js";
 import { tempDir } from "../helpers/cli.js";
-import { FENGARI, NATIVE_WHAT } from "../helpers/engine.js";
+import { FENGARI, NATIVE_WHAT, onWasmoon, onFengari } from "../helpers/engine.js";
 import { Host } from "../../src/index.js";
 
 const T = 30_000;
@@ -501,11 +501,11 @@ describe("errors, finalizers, memory and exit", () => {
     );
   }, T);
 
-  it.runIf(FENGARI)("fengari refuses a memory limit before anything runs, naming the engine (it cannot count its heap)", async () => {
+  onFengari("fengari refuses a memory limit before anything runs, naming the engine (it cannot count its heap)", async () => {
     await expect(Host.create({ memoryLimit: 64 * 1024 * 1024 })).rejects.toThrow(/memoryLimit: the fengari engine cannot count the Lua heap/);
   });
 
-  it.skipIf(FENGARI)("collectgarbage abuse: stopped collector and huge steps end at the memory limit or finish", async () => {
+  onWasmoon("collectgarbage abuse: stopped collector and huge steps end at the memory limit or finish", async () => {
     await onHost(
       `collectgarbage("stop"); collectgarbage("generational"); collectgarbage("incremental", 1000, 1000)
        print(collectgarbage("step", 1 << 30)); local t = {} for i = 1, 1e7 do t[i] = {} end`,
@@ -514,7 +514,7 @@ describe("errors, finalizers, memory and exit", () => {
     );
   }, T);
 
-  it.skipIf(FENGARI)("a huge string.rep fails with a memory error inside the limit, and pcall sees it", async () => {
+  onWasmoon("a huge string.rep fails with a memory error inside the limit, and pcall sees it", async () => {
     await onHost(`print(pcall(string.rep, "x", 1 << 40)); print(pcall(string.rep, "abc", 40 * 1024 * 1024))`, (o) => {
       const lines = o.stdout.split("\n");
       expect(lines[0]).toMatch(/^false\t.*(too large|not enough memory)/);

@@ -256,12 +256,7 @@ export class ExecutorContainer {
     try {
       agent = await Agent.start(container, (what, call) => this.slowDeadline(what, call));
     } catch (e) {
-      const status = statusOf(e);
-      if (status === 409 || status === 404 || /stopped state|is not running|no such container/i.test(daemonMessage(e))) {
-        this.markGone();
-        throw new ExecError("GONE", this.gone!);
-      }
-      throw dockerError(e, this.hostUrl, "starting a command (docker exec)");
+      throw this.execStartError(e);
     }
     if (this.gone) {
       agent.retire();
@@ -275,6 +270,15 @@ export class ExecutorContainer {
     return agent;
   }
 
+  /** Why a `docker exec` could not start: the container went (GONE), or the daemon's own error. */
+  private execStartError(e: unknown): ExecError {
+    const status = statusOf(e);
+    if (status === 409 || status === 404 || /stopped state|is not running|no such container/i.test(daemonMessage(e))) {
+      this.markGone();
+      return new ExecError("GONE", this.gone!);
+    }
+    return dockerError(e, this.hostUrl, "starting a command (docker exec)");
+  }
 
   /**
    * A `docker exec` of its own on a terminal (Tty: the daemon gives one raw stream, no
@@ -290,12 +294,7 @@ export class ExecutorContainer {
         container.exec({ Cmd: argv, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, ConsoleSize: [rows, cols], abortSignal } as Dockerode.ExecCreateOptions),
       );
     } catch (e) {
-      const status = statusOf(e);
-      if (status === 409 || status === 404 || /stopped state|is not running|no such container/i.test(daemonMessage(e))) {
-        this.markGone();
-        throw new ExecError("GONE", this.gone!);
-      }
-      throw dockerError(e, this.hostUrl, "starting a command (docker exec)");
+      throw this.execStartError(e);
     }
     // ConsoleSize on start sizes the terminal before the command runs (API 1.42+; older daemons get it from resize()).
     try {
