@@ -16,7 +16,7 @@
  *   listeners are on and the run ends in order (exit 143). The shell sees 143 either way.
  *
  * Why sessions, not one switch per resume: breakOnSigint alone starts and joins a watchdog
- * thread on every call and takes the SIGINT listeners off and on (~0.1–0.2 ms a resume);
+ * thread on every call and takes the SIGINT listeners off and on (costs in docs/performance-cpu.md);
  * held for the session through the contextify binding's startSigintWatchdog (what Node's
  * REPL uses), each resume's own watchdog only counts up and down. And taking a listener off
  * closes Node's signal handle: a signal that handle caught but the event loop had not yet
