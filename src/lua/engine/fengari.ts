@@ -148,19 +148,23 @@ class FengariEngine implements Engine {
     return true;
   }
 
-  /** One copy either way: fengari copies a single piece itself; several are joined first. */
+  /**
+   * One copy, made here with a block copy and handed to fengari as the string's own memory:
+   * lua_pushlstring would copy once more, element by element (Uint8Array.from).
+   */
   pushParts(L: LuaState, parts: readonly Uint8Array[], length: number): void {
-    if (length === 0 || parts.length === 1) {
-      lua.lua_pushlstring(F(L), parts[0] ?? EMPTY, length);
+    if (length === 0) {
+      lua.lua_pushlstring(F(L), EMPTY, 0);
       return;
     }
-    const joined = new Uint8Array(length);
+    const owned = new Uint8Array(length);
     let at = 0;
     for (const p of parts) {
-      joined.set(p, at);
+      owned.set(at + p.length > length ? p.subarray(0, length - at) : p, at);
       at += p.length;
+      if (at >= length) break;
     }
-    lua.lua_pushlstring(F(L), joined, length);
+    internals().pushOwnedString(F(L), owned);
   }
 
   setHostDispatcher(dispatch: HostDispatcher): void {
@@ -259,6 +263,15 @@ class FengariEngine implements Engine {
 }
 
 const EMPTY = new Uint8Array(0);
+
+let fengariInternals: { pushOwnedString(L: State, bytes: Uint8Array): void } | undefined;
+/** What lua_pushlstring does after its copy: a string value over memory nobody else holds. */
+function internals(): NonNullable<typeof fengariInternals> {
+  if (fengariInternals) return fengariInternals;
+  const lobject = load("fengari/src/lobject.js") as { pushsvalue2s(L: State, ts: unknown): void };
+  const lstring = load("fengari/src/lstring.js") as { luaS_bless(L: State, s: Uint8Array): unknown };
+  return (fengariInternals = { pushOwnedString: (L, bytes) => lobject.pushsvalue2s(L, lstring.luaS_bless(L, bytes)) });
+}
 
 /** fengari reads its build settings from FENGARICONF once, when it loads: set only for that. */
 function withConf<T>(conf: Record<string, unknown>, f: () => T): T {
