@@ -14,6 +14,9 @@ export async function runCommand(opts: CliOptions): Promise<number> {
   const stop = (code: number) => {
     interrupts++;
     stopCode ??= code;
+    // Set at once: a later SIGINT may stop this very cleanup's JavaScript (resume-signals.ts),
+    // and the process then ends when its loop empties, with this code.
+    process.exitCode = stopCode;
     if (interrupts > 1) process.exit(stopCode); // second Ctrl-C: give up waiting for cleanup
     host.interrupt();
   };

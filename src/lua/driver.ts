@@ -297,6 +297,7 @@ export class Driver {
     } catch (e) {
       if ((e as { code?: string }).code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
       this.broken = true;
+      process.exitCode = 130; // watched: the host owns the process; see run.ts's stop()
       this.stop(new ScriptStop("interrupted", 130, "interrupted"));
       throw this.stopReason;
     }

@@ -150,16 +150,10 @@ describe("SIGINT to `moonexec run`", () => {
           await cli.waitFor("spinning");
           await new Promise((r) => setTimeout(r, 200)); // well inside the loop
           const t0 = Date.now();
-          let sent = Date.now();
           cli.child.kill("SIGINT");
-          // Known gap (docs/limits.md): under heavy load a signal that lands as a session starts
-          // can be lost; a user's second Ctrl-C gets through. The bound is from the last one sent.
-          const again = setInterval(() => ((sent = Date.now()), cli.child.kill("SIGINT")), 1500);
-          await stderrAfter(cli, "interrupted");
-          clearInterval(again);
-          expect(Date.now() - sent).toBeLessThan(1000);
+          expect(await stderrAfter(cli, "interrupted")).toBeLessThan(1000);
           expect(await cli.exited).toBe(130);
-          expect(Date.now() - t0).toBeLessThan(6500); // with releasing and process exit
+          expect(Date.now() - t0).toBeLessThan(5000); // with releasing and process exit
           expect(cli.stdout()).toBe("spinning\n");
           expect(cli.stderr()).toBe("moonexec: interrupted\n");
         } finally {
