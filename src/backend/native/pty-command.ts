@@ -170,6 +170,14 @@ class PtyCommand implements RunningCommand {
       process.kill(-this.term.pid, signo); // the whole group
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+      // No group yet: the child has not made its session (setsid) so early after the fork.
+      // Its exit is not seen, so the pid is still the child's: signal it alone.
+      if (this.gone) return;
+      try {
+        process.kill(this.term.pid, signo);
+      } catch (e2) {
+        if ((e2 as NodeJS.ErrnoException).code !== "ESRCH") throw e2;
+      }
     }
   }
 
