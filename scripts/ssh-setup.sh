@@ -82,8 +82,13 @@ for u in "$TEST_USER" root; do
 done
 
 # ---------------------------------------------------------------- 3. instances
-running() { # pid file -> is that sshd alive?
-  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+running() { # pid file, config -> is that file's pid our sshd for that config?
+  # /run and /var/lib outlive the machine here: a stale pid file can name a
+  # reused pid that belongs to something else, so check the command line too.
+  local pid
+  [ -s "$1" ] || return 1
+  pid=$(cat "$1")
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-f $2 "
 }
 
 HOSTS=()
@@ -112,12 +117,13 @@ EOF
   if ! cmp -s "$dir/sshd_config.new" "$dir/sshd_config" 2>/dev/null; then
     mv "$dir/sshd_config.new" "$dir/sshd_config"
     # A changed config: restart the instance if it runs.
-    if running "$dir/sshd.pid"; then kill "$(cat "$dir/sshd.pid")"; sleep 0.3; fi
+    if running "$dir/sshd.pid" "$dir/sshd_config"; then kill "$(cat "$dir/sshd.pid")"; sleep 0.3; fi
   else
     rm -f "$dir/sshd_config.new"
   fi
   /usr/sbin/sshd -t -f "$dir/sshd_config" || die "sshd config $dir/sshd_config is invalid"
-  if ! running "$dir/sshd.pid"; then
+  if ! running "$dir/sshd.pid" "$dir/sshd_config"; then
+    rm -f "$dir/sshd.pid"
     log "starting sshd on $addr:$PORT"
     /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" 9>&- || die "sshd on $addr:$PORT did not start (see $dir/sshd.log)"
   fi
