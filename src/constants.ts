@@ -51,8 +51,8 @@ export const HOOK_EVERY = 1000;
 /** Longest stretch of Lua without an event-loop turn, where the count hook is on: signals, cancel() and I/O wait at most this long. */
 export const SLICE_MS = 50;
 
-/** Idle time after which a run's Lua gives the SIGINT watchdog back (resume-signals.ts): longer than the gaps of a busy I/O loop, short beside a human's Ctrl-C. */
-export const SIGNAL_SESSION_IDLE_MS = 20;
+/** How often `moonexec run` reads the SIGINT watchdog's pending flag while Lua waits (resume-signals.ts): short beside a human's Ctrl-C, rare enough to cost nothing. */
+export const SIGNAL_POLL_MS = 20;
 
 /** PATH a pty command is looked up in when its env has none (what execvp falls back to). */
 export const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";

@@ -2,6 +2,7 @@
 import { LuaScriptError, ScriptStop } from "../lua/host.js";
 import type { CliOptions } from "./args.js";
 import { openHost } from "./open-host.js";
+import { watchRunSigint } from "../lua/resume-signals.js";
 
 export async function runCommand(opts: CliOptions): Promise<number> {
   // The process ends with the script: a SIGINT may give up the VM to stop Lua anywhere.
@@ -14,19 +15,15 @@ export async function runCommand(opts: CliOptions): Promise<number> {
   const stop = (code: number) => {
     interrupts++;
     stopCode ??= code;
-    // Set at once: a later SIGINT may stop this very cleanup's JavaScript (resume-signals.ts),
-    // and the process then ends when its loop empties, with this code.
+    // Set at once: the process ends with this code however its cleanup goes.
     process.exitCode = stopCode;
     if (interrupts > 1) process.exit(stopCode); // second Ctrl-C: give up waiting for cleanup
     host.interrupt();
   };
-  // While Lua runs (and 20 ms after) these listeners are off: a SIGTERM kills the process
-  // outright (the host-death guards clean up) and a SIGINT stops Lua anywhere
-  // (src/lua/resume-signals.ts). SIGHUP is not handled: its default action ends the process.
-  const onSigint = () => stop(130);
-  const onSigterm = () => stop(143);
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigterm);
+  // SIGINT reaches Lua anywhere, even a CPU loop (src/lua/resume-signals.ts). SIGTERM and
+  // SIGHUP are not handled: their default action ends the process at once, and the
+  // host-death guards clean up what the script started (docs/faults.md).
+  const unwatch = watchRunSigint(() => stop(130));
   // `moonexec run s.lua | head -1`: the reader went away. Stop the script and kill what it
   // started, as the shell's SIGPIPE would, and exit 141 without a word (stays installed:
   // later writes fail the same way).
@@ -52,8 +49,7 @@ export async function runCommand(opts: CliOptions): Promise<number> {
     code = stopCode === 141 ? 141 : reportError(e);
   } finally {
     await host.dispose();
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigterm);
+    unwatch();
     process.off("beforeExit", onStuck);
   }
   return stopCode ?? code;

@@ -15,7 +15,7 @@ import { HookMask, LuaType, type LuaState, type Status } from "./engine/engine.j
 import type { LuaStack, LuaValue } from "./values.js";
 import { AWAIT_BYTES, SLICE_BYTES, pushOutcome, type PendingTable, type Outcome } from "./host-functions.js";
 import { ScriptHooks } from "./script-hooks.js";
-import { deliverPendingSigint, endSignalSession, resumeUnderSignals } from "./resume-signals.js";
+import { resumeUnderSignals } from "./resume-signals.js";
 import { HOOK_EVERY, SLICE_MS } from "../constants.js";
 
 /** The script ended on purpose (os.exit) or was stopped (limit, SIGINT). */
@@ -212,7 +212,6 @@ export class Driver {
         t.finish(t.L, 0, new LuaScriptError("task abandoned: its run ended", ""));
       }
       main.dead = true;
-      if (this.watched) endSignalSession();
     }
   }
 
@@ -290,10 +289,11 @@ export class Driver {
   private resume(L: LuaState, nargs: number): [Status, number] {
     const lua = this.stack.lua;
     if (!this.watched) return lua.resume(L, nargs);
-    // A SIGINT that came while Lua was idle ends the run before it resumes.
-    if (deliverPendingSigint() && this.stopReason) throw this.stopReason;
     try {
-      return resumeUnderSignals(() => lua.resume(L, nargs));
+      const r = resumeUnderSignals(() => lua.resume(L, nargs));
+      // A SIGINT that came while Lua was idle ends the run before it resumes.
+      if (!r) throw this.stopReason ?? new ScriptStop("interrupted", 130, "interrupted");
+      return r.value;
     } catch (e) {
       if ((e as { code?: string }).code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
       this.broken = true;

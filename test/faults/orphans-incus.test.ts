@@ -99,8 +99,8 @@ task.sleep(30)
     const cli = startCli(["run", "s.lua"], { cwd: dir });
     await cli.waitFor("still");
     expect((await inInstance(m)).length).toBe(1);
-    cli.child.kill("SIGTERM"); // the CLI releases: kills the group and ends the guard
-    expect(await cli.exited).toBe(143);
+    cli.child.kill("SIGINT"); // the CLI releases: kills the group and ends the guard
+    expect(await cli.exited).toBe(130);
     expect(await inInstance(m)).toEqual([]);
   }, 60_000);
 });

@@ -2,7 +2,7 @@
  * Nothing outlives a dead host: after SIGKILL of `moonexec run` (or of a library host), no
  * process started by it remains — on native (watchdog.ts), Docker (the container) and Incus
  * (the wrapper's watcher). A closed stdout ends the run with 141 and kills what it started;
- * SIGTERM exits 143; release() kills the group of a command whose leader already exited.
+ * SIGINT exits 130 after cleanup; release() kills the group of a command whose leader already exited.
  */
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
@@ -51,7 +51,7 @@ describe("native: nothing outlives a dead host", () => {
     expect(await gone(m)).toEqual([]);
   });
 
-  it("release() kills the group of a command whose leader exited; SIGTERM exits 143 after cleanup", async () => {
+  it("release() kills the group of a command whose leader exited; SIGINT exits 130 after cleanup", async () => {
     const m = marker();
     const m2 = marker();
     const dir = tempDir({
@@ -78,9 +78,8 @@ q:wait()
     await cli.waitFor("released");
     expect(await gone(m)).toEqual([]);
     await cli.waitFor("waiting");
-    await new Promise((r) => setTimeout(r, 300)); // Lua idle: SIGTERM ends the run in order (docs/limits.md)
-    cli.child.kill("SIGTERM");
-    expect(await cli.exited).toBe(143);
+    cli.child.kill("SIGINT"); // ends the run in order (docs/limits.md)
+    expect(await cli.exited).toBe(130);
     expect(running(m2)).toEqual([]); // cleanup ran before the exit
   });
 
