@@ -4,6 +4,7 @@
  * integers crossing as exact floats; and, without __gc, nothing left behind at dispose.
  */
 import { Writable } from "node:stream";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { Host, type HostOptions } from "../../src/index.js";
 import { runCli, tempDir } from "../helpers/cli.js";
@@ -130,4 +131,25 @@ describe("no finalizers on fengari: nothing is left behind", () => {
       expect(out()).toBe("CLOSED: executor t:sh was released\n");
     });
   }, 120_000);
+});
+
+describe("bulk output on fengari", () => {
+  it("reads 64 MiB exactly; the collector it borrows leaves no `gc` behind for other code", async () => {
+    await withHost({ engine: "fengari" }, async (h, out) => {
+      await h.runString(`
+        local sh = assert(require("exec").get("t:sh"))
+        local p = sh:exec({"sh", "-c", "head -c 67108864 /dev/zero | tr '\\\\0' 'x'"}); assert(p:start())
+        local s, n, bad = p:stdout_stream(), 0, 0
+        while true do
+          local c = s:read()
+          if not c then break end
+          n = n + #c
+          if c:find("[^x]") then bad = bad + 1 end
+        end
+        print(p:wait(), n, bad)`);
+      expect(out()).toBe("0\t67108864\t0\n");
+    });
+    expect(typeof (globalThis as { gc?: unknown }).gc).toBe("undefined");
+    expect(runInNewContext("typeof gc")).toBe("undefined");
+  }, T);
 });

@@ -6,7 +6,9 @@
  * Loaded only when chosen: the require costs start-up time a wasmoon run need not pay.
  */
 import { createRequire } from "node:module";
-import { FENGARI_MAX_STACK } from "../../constants.js";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { FENGARI_MAX_STACK, FENGARI_YOUNG_GC_BYTES } from "../../constants.js";
 import type { Engine, HookHandler, HostDispatcher, LuaState, Status } from "./engine.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- fengari ships no types */
@@ -62,6 +64,8 @@ class FengariEngine implements Engine {
   private dispatch: HostDispatcher | undefined;
   private hook: HookHandler | undefined;
   private closed = false;
+  /** Bytes of strings pushed since the last collectYoung(). */
+  private pushedBytes = 0;
   /** The one JS function behind every host function: the index is its upvalue. */
   private readonly hostFunction = (L: State): number => this.dispatch!(S(L), lua.lua_tointeger(L, UPVALUE_1));
   private readonly hookFunction = (L: State, ar: unknown): void => this.hook!(S(L), ar);
@@ -157,7 +161,9 @@ class FengariEngine implements Engine {
       lua.lua_pushlstring(F(L), EMPTY, 0);
       return;
     }
-    const owned = new Uint8Array(length);
+    // Not zeroed first: every byte is written below.
+    const unzeroed = Buffer.allocUnsafeSlow(length);
+    const owned = new Uint8Array(unzeroed.buffer, unzeroed.byteOffset, length);
     let at = 0;
     for (const p of parts) {
       owned.set(at + p.length > length ? p.subarray(0, length - at) : p, at);
@@ -165,6 +171,11 @@ class FengariEngine implements Engine {
       if (at >= length) break;
     }
     internals().pushOwnedString(F(L), owned);
+    this.pushedBytes += length;
+    if (this.pushedBytes >= FENGARI_YOUNG_GC_BYTES) {
+      this.pushedBytes = 0;
+      collectYoung();
+    }
   }
 
   setHostDispatcher(dispatch: HostDispatcher): void {
@@ -271,6 +282,36 @@ function internals(): NonNullable<typeof fengariInternals> {
   const lobject = load("fengari/src/lobject.js") as { pushsvalue2s(L: State, ts: unknown): void };
   const lstring = load("fengari/src/lstring.js") as { luaS_bless(L: State, s: Uint8Array): unknown };
   return (fengariInternals = { pushOwnedString: (L, bytes) => lobject.pushsvalue2s(L, lstring.luaS_bless(L, bytes)) });
+}
+
+let youngGc: (() => void) | null | undefined;
+/**
+ * A minor GC. fengari's strings are typed arrays in fresh memory, freed only when V8 collects
+ * them, and V8 lets tens of MB of dead ones pile up between collections: a script reading
+ * bulk output then writes every byte to memory long out of cache. Collecting every few MB
+ * keeps it reused while cached (a 1 GiB read: docs/engines.md). V8 offers a collection to
+ * JavaScript only as `gc`, behind --expose-gc: switched on just long enough to take it.
+ */
+function collectYoung(): void {
+  if (youngGc === undefined) {
+    youngGc = null;
+    const existing = (globalThis as { gc?: (o?: object) => void }).gc;
+    try {
+      let gc = existing;
+      if (typeof gc !== "function") {
+        setFlagsFromString("--expose-gc");
+        try {
+          gc = runInNewContext("gc") as typeof gc;
+        } finally {
+          setFlagsFromString("--no-expose-gc");
+        }
+      }
+      if (typeof gc === "function") youngGc = () => gc({ type: "minor" });
+    } catch {
+      youngGc = null; // no collector: strings are freed at V8's own pace
+    }
+  }
+  youngGc?.();
 }
 
 /** fengari reads its build settings from FENGARICONF once, when it loads: set only for that. */
