@@ -44,11 +44,7 @@ export function watchRunSigint(handler: () => void): () => void {
       process.off("SIGINT", handler);
     };
   }
-  if (!poll) {
-    binding.startSigintWatchdog();
-    poll = setInterval(deliverPendingSigint, SIGNAL_POLL_MS);
-    poll.unref(); // the poll must not keep an otherwise finished process alive
-  }
+  hold();
   return () => {
     deliverPendingSigint();
     onSigint = undefined;
@@ -56,6 +52,14 @@ export function watchRunSigint(handler: () => void): () => void {
     poll = undefined;
     binding.stopSigintWatchdog();
   };
+}
+
+/** Hold the watchdog from now on (idempotent): SIGINT is its signal, not a listener's. */
+function hold(): void {
+  if (poll || !binding) return;
+  binding.startSigintWatchdog();
+  poll = setInterval(deliverPendingSigint, SIGNAL_POLL_MS);
+  poll.unref(); // the poll must not keep an otherwise finished process alive
 }
 
 /**
@@ -66,6 +70,7 @@ export function watchRunSigint(handler: () => void): () => void {
  * could start (handed to the run's handler).
  */
 export function resumeUnderSignals<T>(fn: () => T): { value: T } | undefined {
+  hold(); // without it each resume would start and join a watchdog thread of its own
   let out: { value: T } | undefined;
   let pending = false;
   underSigintWatchdog(() => {
@@ -74,15 +79,24 @@ export function resumeUnderSignals<T>(fn: () => T): { value: T } | undefined {
     pending = takePending();
     if (!pending) out = { value: fn() };
   });
-  if (pending) onSigint?.();
+  if (pending) handOver();
   return out;
 }
 
 /** A SIGINT that came between resumes, handed to the run's handler now. True when there was one. */
 export function deliverPendingSigint(): boolean {
   if (!takePending()) return false;
-  onSigint?.();
+  handOver();
   return true;
+}
+
+/** A SIGINT to the run's handler; with none, what SIGINT's default action does: end the process. */
+function handOver(): void {
+  if (onSigint) return onSigint();
+  clearInterval(poll);
+  poll = undefined;
+  binding?.stopSigintWatchdog();
+  process.kill(process.pid, "SIGINT");
 }
 
 /** Read and clear the watchdog's pending flag (a nested start/stop pair does both). */
