@@ -2,14 +2,10 @@
 import { existsSync, statSync } from "node:fs";
 import { ConfigError } from "../../errors.js";
 import type { Entry } from "../../config/entry.js";
-import type { BackendKind, ExecutorBackend } from "../contract.js";
-import { startNative } from "./native-command.js";
-import { executorOpened, executorReleased } from "./stdout-route.js";
-import { CommandGroups } from "./groups.js";
-import { ensureWatchdog } from "./watchdog.js";
+import type { BackendKind } from "../contract.js";
 
-let execaModule: Promise<typeof import("execa")> | undefined;
-
+// The backend loads on first use: execa, child_process and net cost start-up time that a
+// script running no command should not pay.
 export const nativeKind: BackendKind<Entry> = {
   kind: "exec.native",
   fields: {},
@@ -17,23 +13,7 @@ export const nativeKind: BackendKind<Entry> = {
     const dir = entry.default_work_dir;
     if (dir !== undefined && !dir.startsWith("/")) throw new ConfigError(`${where}: field 'default_work_dir' must be an absolute path, got "${dir}"`);
   },
-  async open(): Promise<ExecutorBackend> {
-    const { execa } = await (execaModule ??= import("execa")); // on first use: execa costs start-up time
-    executorOpened();
-    ensureWatchdog();
-    const groups = new CommandGroups();
-    let released = false;
-    return {
-      terminals: true,
-      spawn: (spec) => startNative(execa, spec, groups),
-      release: async () => {
-        if (released) return;
-        released = true;
-        groups.killAll(); // groups whose leader exited (the executor's running commands are disposed first)
-        await executorReleased();
-      },
-    };
-  },
+  open: async () => (await import("./open.js")).openNative(),
   async probe(entry) {
     const dir = entry.default_work_dir;
     if (dir !== undefined && !(existsSync(dir) && statSync(dir).isDirectory())) {

@@ -10,7 +10,8 @@ import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
 import type { Client as ClientType, ConnectConfig } from "ssh2";
 import { ExecError } from "../../errors.js";
-import { checkHostKey, parseHostKeyPin, type HostKeyCheck } from "./host-key.js";
+import { checkHostKey, type HostKeyCheck } from "./host-key.js";
+import { parseHostKeyPin } from "./host-key-pin.js";
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT, parseJump, type SshEntry } from "./entry.js";
 
 const { Client } = ssh2;

@@ -2,7 +2,7 @@
 import { ConfigError } from "../../errors.js";
 import type { FieldType } from "../contract.js";
 import type { Entry } from "../../config/entry.js";
-import { parseHostKeyPin } from "./host-key.js";
+import { parseHostKeyPin } from "./host-key-pin.js";
 
 export type SshEntry = Entry & {
   host: string;
