@@ -38,6 +38,9 @@ let seq = 0;
 /** A marker unique to this test run and call: `sleep N.5` with N from the pid. */
 const marker = () => `sleep ${(process.pid % 1000) + 300 + ++seq * 1000}.5`;
 
+/** A terminal command leading two background `m`s that ignore SIGHUP (as nohup'd ones do), so the hangup alone would not end them. */
+const treeCommand = (m: string) => `{"sh", "-c", "trap '' HUP; ${m} & ${m} & echo up; wait"}`;
+
 for (const backend of allBackends().filter((b) => b.name !== "native")) {
   describeBackend(backend, () => {
     const config = configFor(backend);
@@ -115,11 +118,10 @@ for (const backend of allBackends().filter((b) => b.name !== "native")) {
       expect(r.stdout.toString()).toBe("[한글][second]0");
     }, 60_000);
 
-    // The children ignore SIGHUP (as nohup'd ones do), so the terminal's hangup alone would not end them.
     it("timeout kills the whole process group of a terminal command", async () => {
       const m = marker();
       const r = await lua(`
-        local p = assert(ex:exec({"sh", "-c", "trap '' HUP; ${m} & ${m} & echo up; wait"}, {pty = true, timeout = 2}))
+        local p = assert(ex:exec(${treeCommand(m)}, {pty = true, timeout = 2}))
         assert(p:start())
         upto(p:stdout_stream(), "up")
         local code, e = p:wait()
@@ -131,7 +133,7 @@ for (const backend of allBackends().filter((b) => b.name !== "native")) {
     it("release leaves no process of a running terminal command behind", async () => {
       const m = marker();
       const r = await lua(`
-        local p = assert(ex:exec({"sh", "-c", "trap '' HUP; ${m} & ${m} & echo up; wait"}, {pty = true}))
+        local p = assert(ex:exec(${treeCommand(m)}, {pty = true}))
         assert(p:start())
         upto(p:stdout_stream(), "up")
         io.write(count("${m}"))`);
@@ -146,7 +148,7 @@ for (const backend of allBackends().filter((b) => b.name !== "native")) {
         "moonexec.yaml": config,
         "main.lua": `local exec = require("exec")
           local ex = assert(exec.get("${EXECUTOR_ID}"))
-          local p = assert(ex:exec({"sh", "-c", "trap '' HUP; ${m} & ${m} & echo up; wait"}, {pty = true}))
+          local p = assert(ex:exec(${treeCommand(m)}, {pty = true}))
           assert(p:start()); local s = p:stdout_stream(); local seen = ""
           while not seen:find("up") do seen = seen .. assert(s:read()) end
           print("up"); io.stdout:flush()

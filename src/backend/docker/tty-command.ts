@@ -62,6 +62,8 @@ class DockerTtyCommand implements RunningCommand {
   private streamEnd: "end" | Error | undefined;
   private readonly streamDone: Promise<"end" | Error>;
   private readonly sent = new Set<number>();
+  /** The last resize asked for: the next one waits for it (resize()). */
+  private resizing: Promise<void> = Promise.resolve();
   private done = false;
   private disposing: Promise<void> | undefined;
   private readonly heartbeat: Heartbeat;
@@ -211,10 +213,16 @@ class DockerTtyCommand implements RunningCommand {
     await this.writeStdin(EOT).catch(() => {});
   }
 
-  async resize(rows: number, cols: number): Promise<void> {
-    if (this.streamEnd !== undefined) return;
-    const short = this.exec.id.slice(0, 12);
-    await this.container.deadline(`POST /exec/${short}/resize`, (abortSignal) => this.exec.resize({ h: rows, w: cols, abortSignal }));
+  resize(rows: number, cols: number): Promise<void> {
+    // One at a time, in order: each is its own HTTP request, and the start's own resize must
+    // never land after a script's (the terminal would end at the first size).
+    const next = this.resizing.then(async () => {
+      if (this.streamEnd !== undefined) return;
+      const short = this.exec.id.slice(0, 12);
+      await this.container.deadline(`POST /exec/${short}/resize`, (abortSignal) => this.exec.resize({ h: rows, w: cols, abortSignal }));
+    });
+    this.resizing = next.catch(() => {});
+    return next;
   }
 
   async signal(signo: number): Promise<void> {
