@@ -12,6 +12,7 @@ const ON_FENGARI = [
   "test/cli/sandbox-escape.test.ts",
   "test/cli/background-tasks.test.ts",
   "test/cli/limits.test.ts",
+  "test/cli/repl.test.ts",
   "test/backend/conformance.test.ts",
 ];
 

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { historyPath, loadHistory, saveHistory } from "../../src/cli/repl-history.js";
 import { luaString } from "../../src/cli/repl-eval.js";
 import { BIN, runCli, tempDir } from "../helpers/cli.js";
+import { NATIVE_SRC } from "../helpers/engine.js";
 
 /** Runs argv on a new pty (80x24): our stdin goes to the pty, the pty's output to our stdout. */
 const PTY_RELAY = `
@@ -308,7 +309,7 @@ describe("repl with piped stdin", { timeout: 60_000 }, () => {
     const r = await runCli(["repl"], { cwd: tempDir(), stdin: `${input}\n` });
     expect(r.code).toBe(0);
     expect(r.stdout.toString()).toBe("still here\n");
-    expect(r.stderr).toContain("stdin:1: boom\nstack traceback:\n\t[C]: in function 'error'\n\tstdin:1: in main chunk\n");
+    expect(r.stderr).toContain(`stdin:1: boom\nstack traceback:\n\t${NATIVE_SRC}: in function 'error'\n\tstdin:1: in main chunk\n`);
     expect(r.stderr).toContain("stdin:1: attempt to call a nil value (global 'nosuch')\nstack traceback:\n\tstdin:1: in local 'f'\n\tstdin:1: in main chunk\n");
     expect(r.stderr).toContain("stdin:1: unexpected symbol near '='\n");
     expect(r.stderr).toContain("NOT_FOUND: no executor 'nope' (configured: local:shell)\n");
