@@ -42,7 +42,7 @@ export const STAGING_KEEP = 1024 * 1024;
 /** The block that raises glibc's malloc thresholds: just under glibc's 32 MiB ceiling for the adjustment. */
 export const MALLOC_RAISE_BLOCK = 31 * 1024 * 1024;
 
-/** fengari: bytes of Lua strings pushed between minor GCs, so a dead string's memory is reused while still in cache (fengari.ts, youngCollector). */
+/** fengari: bytes of Lua strings pushed between minor GCs, so a dead string's memory is reused while still in cache (fengari.ts, collectYoung). */
 export const FENGARI_YOUNG_GC_BYTES = 8 * 1024 * 1024;
 
 /** How often a native executor checks whether a lingering process group is empty (its id may then be reused). */

@@ -48,9 +48,7 @@ export function watchRunSigint(handler: () => void): () => void {
   return () => {
     deliverPendingSigint();
     onSigint = undefined;
-    clearInterval(poll);
-    poll = undefined;
-    binding.stopSigintWatchdog();
+    letGo();
   };
 }
 
@@ -60,6 +58,14 @@ function hold(): void {
   binding.startSigintWatchdog();
   poll = setInterval(deliverPendingSigint, SIGNAL_POLL_MS);
   poll.unref(); // the poll must not keep an otherwise finished process alive
+}
+
+/** Give the watchdog back: SIGINT is Node's default again. */
+function letGo(): void {
+  if (!poll || !binding) return;
+  clearInterval(poll);
+  poll = undefined;
+  binding.stopSigintWatchdog();
 }
 
 /**
@@ -93,9 +99,7 @@ export function deliverPendingSigint(): boolean {
 /** A SIGINT to the run's handler; with none, what SIGINT's default action does: end the process. */
 function handOver(): void {
   if (onSigint) return onSigint();
-  clearInterval(poll);
-  poll = undefined;
-  binding?.stopSigintWatchdog();
+  letGo();
   process.kill(process.pid, "SIGINT");
 }
 

@@ -38,6 +38,20 @@ let seq = 0;
 /** A marker unique to this test run and call: `sleep N.5` with N from the pid. */
 const marker = () => `sleep ${(process.pid % 1000) + 300 + ++seq * 1000}.5`;
 
+/**
+ * Lua: a 24×80 terminal command (after `before`) prints its size, again on each SIGWINCH;
+ * resized to 40×120, then ^C. Writes both sizes, then "|" and the exit code.
+ */
+const resizeScenario = (before: string) => `
+        local p = assert(ex:exec({"sh", "-c", "trap 'stty size' WINCH; ${before}stty size; while :; do sleep 0.1; done"}, {pty = true, rows = 24, cols = 80, timeout = 30}))
+        assert(p:start())
+        local s = p:stdout_stream()
+        io.write(upto(s, "24 80\\r\\n"))
+        assert(p:resize(40, 120))
+        io.write(upto(s, "40 120\\r\\n"))
+        assert(p:write_stdin("\\3"))
+        io.write("|", (p:wait()))`;
+
 /** A terminal command leading two background `m`s that ignore SIGHUP (as nohup'd ones do), so the hangup alone would not end them. */
 const treeCommand = (m: string) => `{"sh", "-c", "trap '' HUP; ${m} & ${m} & echo up; wait"}`;
 
@@ -62,14 +76,7 @@ for (const backend of allBackends().filter((b) => b.name !== "native")) {
 
     it("resizes: proc:resize changes stty size and the command gets SIGWINCH", async () => {
       const r = await lua(`
-        local p = assert(ex:exec({"sh", "-c", "trap 'stty size' WINCH; stty size; while :; do sleep 0.1; done"}, {pty = true, rows = 24, cols = 80, timeout = 30}))
-        assert(p:start())
-        local s = p:stdout_stream()
-        io.write(upto(s, "24 80\\r\\n"))
-        assert(p:resize(40, 120))
-        io.write(upto(s, "40 120\\r\\n"))
-        assert(p:write_stdin("\\3"))
-        io.write("|", (p:wait()))`);
+        ${resizeScenario("")}`);
       expect(r.stderr).toBe("");
       expect(r.stdout.toString()).toBe("24 80\r\n40 120\r\n|130");
     }, 60_000);
@@ -177,14 +184,7 @@ for (const backend of [dockerTls, dockerSshSocket, dockerSsh].filter((b) => !all
     it("a terminal: size, resize with SIGWINCH, ^C, exit code", async () => {
       const r = await runLua(
         `local exec = require("exec")\nlocal ex = assert(exec.get("${EXECUTOR_ID}"))\n${HELPERS}
-        local p = assert(ex:exec({"sh", "-c", "trap 'stty size' WINCH; tty; stty size; while :; do sleep 0.1; done"}, {pty = true, rows = 24, cols = 80, timeout = 30}))
-        assert(p:start())
-        local s = p:stdout_stream()
-        io.write(upto(s, "24 80\\r\\n"))
-        assert(p:resize(40, 120))
-        io.write(upto(s, "40 120\\r\\n"))
-        assert(p:write_stdin("\\3"))
-        io.write("|", (p:wait()))
+        ${resizeScenario("tty; ")}
         local q = assert(ex:exec({"sh", "-c", "exit 3"}, {pty = true}))
         assert(q:start())
         io.write("|", (q:wait()))

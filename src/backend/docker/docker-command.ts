@@ -1,4 +1,5 @@
 /** A command running in the executor's container through an agent: the RunningCommand for docker. */
+import { setTimeout as delay } from "node:timers/promises";
 import { finished } from "node:stream/promises";
 import { ExecError } from "../../errors.js";
 import type { CommandSpec, ExitInfo, RunningCommand } from "../contract.js";
@@ -154,16 +155,12 @@ class DockerCommand implements RunningCommand {
   async dispose(): Promise<void> {
     if (!this.run.isSettled) {
       await this.signal(SIGKILL);
-      const settled = await Promise.race([this.run.ended.then(() => true, () => true), delay(3000).then(() => false)]);
+      const settled = await Promise.race([this.run.ended.then(() => true, () => true), delay(3000, undefined, { ref: false }).then(() => false)]);
       if (!settled) this.agent.retire(); // the connection goes, and with it the relays
     } else if (this.end && !this.end.clean && this.start.group) {
       // Exited, but something it started in the background still runs: end that too.
       await this.container.signal(SIGKILL, -this.start.pid);
     }
-    if (!this.done) await Promise.race([this.exited, delay(2000)]);
+    if (!this.done) await Promise.race([this.exited, delay(2000, undefined, { ref: false })]);
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -5,6 +5,7 @@
  * inspect once the stream ended; signals go through the container's init to the command's
  * process group, as for agent commands.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type Dockerode from "dockerode";
@@ -187,7 +188,7 @@ class DockerTtyCommand implements RunningCommand {
         return { code };
       }
       if (Date.now() > until) return this.lost(new ExecError("TIMEOUT", `the daemon did not report the end of exec ${short}`));
-      await delay(INSPECT_POLL_MS);
+      await delay(INSPECT_POLL_MS, undefined, { ref: false });
     }
   }
 
@@ -244,13 +245,9 @@ class DockerTtyCommand implements RunningCommand {
       this.sent.add(SIGKILL);
       await this.container.signal(SIGKILL, s.group ? -s.pid : s.pid).catch(() => {});
     }
-    if (this.streamEnd === undefined) await Promise.race([this.streamDone, delay(DISPOSE_WAIT_MS)]);
+    if (this.streamEnd === undefined) await Promise.race([this.streamDone, delay(DISPOSE_WAIT_MS, undefined, { ref: false })]);
     this.heartbeat.stop();
     this.socket.destroy();
-    if (!this.done) await Promise.race([this.exited, delay(DISPOSE_WAIT_MS)]);
+    if (!this.done) await Promise.race([this.exited, delay(DISPOSE_WAIT_MS, undefined, { ref: false })]);
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -161,7 +161,8 @@ class FengariEngine implements Engine {
       lua.lua_pushlstring(F(L), EMPTY, 0);
       return;
     }
-    // Not zeroed first: every byte is written below.
+    // Not zeroed first: the parts fill it (and whatever they leave is zeroed, never handed
+    // to a script as some other memory's old bytes).
     const unzeroed = Buffer.allocUnsafeSlow(length);
     const owned = new Uint8Array(unzeroed.buffer, unzeroed.byteOffset, length);
     let at = 0;
@@ -170,6 +171,7 @@ class FengariEngine implements Engine {
       at += p.length;
       if (at >= length) break;
     }
+    if (at < length) owned.fill(0, at);
     internals().pushOwnedString(F(L), owned);
     this.pushedBytes += length;
     if (this.pushedBytes >= FENGARI_YOUNG_GC_BYTES) {
