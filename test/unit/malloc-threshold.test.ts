@@ -12,11 +12,14 @@ import { describe, expect, it } from "vitest";
 const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
 const dist = (file: string) => JSON.stringify(new URL(`../../dist/${file}`, import.meta.url).href);
 const RAISE = `(await import(${dist("stream/malloc-threshold.js")})).raiseMallocThresholds();`;
-/** A host runs one native command that writes `bytes` (in one write) and reads it all. */
+/**
+ * A host runs one native command that writes `bytes` in one write (dd; `head -c` writes 8 KiB
+ * at a time, and a reader that keeps up then never sees a bulk chunk) and reads it all.
+ */
 const hostReads = (bytes: number) => `{
   const { Host } = await import(${dist("index.js")});
   const host = await Host.create({ config: { namespace: "t", entries: [{ name: "sh", kind: "exec.native" }] } });
-  await host.runString('local p = require("exec").get("t:sh"):exec({"head", "-c", "${bytes}", "/dev/zero"}); p:start(); assert(#p:stdout_stream():read_all() == ${bytes}); assert(p:wait() == 0)');
+  await host.runString('local p = require("exec").get("t:sh"):exec({"dd", "if=/dev/zero", "bs=${bytes}", "count=1", "status=none"}); p:start(); assert(#p:stdout_stream():read_all() == ${bytes}); assert(p:wait() == 0)');
   await host.dispose();
 }`;
 
